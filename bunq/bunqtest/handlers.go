@@ -1,0 +1,410 @@
+/*
+Copyright 2026 The bunq-pinning-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package bunqtest
+
+import (
+	"cmp"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pinq-dev/bunq-pinning-operator/bunq"
+)
+
+// sessionExtension caps how far a call near the end of a session pushes its expiry.
+const (
+	sessionExtendWindow = 30 * time.Second
+	sessionExtendMax    = 5 * time.Minute
+)
+
+type object map[string]any
+
+func okReply(response []object, extra ...func(map[string]any)) reply {
+	env := map[string]any{"Response": response}
+	for _, f := range extra {
+		f(env)
+	}
+	body, _ := json.Marshal(env)
+	return reply{status: http.StatusOK, body: body}
+}
+
+func idReply(id int64) reply {
+	return okReply([]object{{"Id": object{"id": id}}})
+}
+
+func errorReply(status int, text string, extra ...object) reply {
+	entry := object{"error_description": text, "error_description_translated": text}
+	for _, e := range extra {
+		for k, v := range e {
+			entry[k] = v
+		}
+	}
+	body, _ := json.Marshal(map[string]any{"Error": []object{entry}})
+	return reply{status: status, body: body}
+}
+
+func (s *Server) unauthorised() reply {
+	if s.opts.Unauthorized403 {
+		return errorReply(http.StatusForbidden, TextUnauthenticated)
+	}
+	return errorReply(http.StatusUnauthorized, TextUnauthorised)
+}
+
+func credentialsIncorrect() reply { return errorReply(http.StatusBadRequest, TextCredentialsIncorrect) }
+
+// checkSignature verifies X-Bunq-Client-Signature over the body. A missing one
+// is an error where required; a wrong one always is.
+func (s *Server) checkSignature(c call, inst *installation, required bool) (reply, bool) {
+	sig := c.r.Header.Get("X-Bunq-Client-Signature")
+	if sig == "" {
+		if required || s.opts.RequireSignatures {
+			return errorReply(bunq.StatusSignatureRequired, TextSignatureRequired,
+				object{"error_additional_parameter": []object{{"url_together_post": "https://together.bunq.com/d/15399"}}}), false
+		}
+		return reply{}, true
+	}
+	if bunq.Verify(inst.pub, c.body, sig) != nil {
+		return errorReply(http.StatusBadRequest, TextSignatureInvalid), false
+	}
+	return reply{}, true
+}
+
+// installationAuth admits calls that must use the installation token.
+func (s *Server) installationAuth(c call, signatureRequired bool) (*installation, reply, bool) {
+	inst := s.installations[c.r.Header.Get("X-Bunq-Client-Authentication")]
+	if inst == nil || inst.revoked {
+		return nil, s.unauthorised(), false
+	}
+	if rep, ok := s.checkSignature(c, inst, signatureRequired); !ok {
+		return nil, rep, false
+	}
+	return inst, reply{}, true
+}
+
+// sessionAuth admits calls that must use a live session token from a permitted IP.
+func (s *Server) sessionAuth(c call) (*session, reply, bool) {
+	sess := s.sessions[c.r.Header.Get("X-Bunq-Client-Authentication")]
+	now := s.opts.Now()
+	if sess == nil || sess.inst.revoked {
+		return nil, s.unauthorised(), false
+	}
+	if !now.Before(sess.expiry) {
+		delete(s.sessions, sess.token)
+		return nil, s.unauthorised(), false
+	}
+	if !sess.key.permits(c.ip) {
+		return nil, credentialsIncorrect(), false
+	}
+	if rep, ok := s.checkSignature(c, sess.inst, false); !ok {
+		return nil, rep, false
+	}
+	if left := sess.expiry.Sub(now); left <= s.scaled(sessionExtendWindow) {
+		sess.expiry = now.Add(min(s.scaled(s.opts.SessionTimeout), s.scaled(sessionExtendMax)))
+	}
+	return sess, reply{}, true
+}
+
+func (k *apiKey) permits(ip string) bool {
+	return !k.bound || k.wildcard || k.ips[ip]
+}
+
+func decode(body []byte, into any) bool {
+	return json.Unmarshal(body, into) == nil
+}
+
+// POST /v1/installation: no token, no signature; positional Id, Token, ServerPublicKey.
+func (s *Server) installation(c call) reply {
+	var in struct {
+		Key string `json:"client_public_key"`
+	}
+	if !decode(c.body, &in) {
+		return errorReply(http.StatusBadRequest, TextBadRequest)
+	}
+	pub, err := bunq.ParsePublicKeyPEM(in.Key)
+	if err != nil || pub.N.BitLen() != 2048 {
+		return errorReply(http.StatusBadRequest, "The public key is not a valid 2048 bit RSA key.")
+	}
+	inst := &installation{id: s.newID(), token: newToken(), pub: pub, devices: map[string]bool{}}
+	s.installations[inst.token] = inst
+	s.issued = append(s.issued, inst.token)
+	now := timestamp(s.opts.Now())
+	return okReply([]object{
+		{"Id": object{"id": inst.id}},
+		{"Token": object{"id": s.newID(), "created": now, "updated": now, "token": inst.token}},
+		{"ServerPublicKey": object{"server_public_key": s.serverPEM}},
+	})
+}
+
+// POST /v1/device-server: binds an API key to IPs on first use.
+func (s *Server) deviceServer(c call) reply {
+	inst, rep, ok := s.installationAuth(c, false)
+	if !ok {
+		return rep
+	}
+	var in struct {
+		Description  string   `json:"description"`
+		Secret       string   `json:"secret"`
+		PermittedIPs []string `json:"permitted_ips"`
+	}
+	if !decode(c.body, &in) || in.Description == "" {
+		return errorReply(http.StatusBadRequest, TextBadRequest)
+	}
+	key := s.keys[in.Secret]
+	if key == nil || !key.permits(c.ip) {
+		return credentialsIncorrect()
+	}
+	bind(key, in.PermittedIPs, c.ip)
+	inst.devices[key.secret] = true
+	return idReply(s.newID())
+}
+
+// bind records the IPs a key may be used from: the permitted ones, or the caller's.
+func bind(key *apiKey, permitted []string, caller string) {
+	if len(permitted) == 0 && !key.bound {
+		permitted = []string{caller}
+	}
+	key.bound = true
+	for _, ip := range permitted {
+		if ip == "*" {
+			key.wildcard = true
+			continue
+		}
+		key.ips[ip] = true
+	}
+}
+
+// POST /v1/session-server: signature mandatory; positional Id, Token, user.
+func (s *Server) sessionServer(c call) reply {
+	inst, rep, ok := s.installationAuth(c, true)
+	if !ok {
+		return rep
+	}
+	var in struct {
+		Secret string `json:"secret"`
+	}
+	if !decode(c.body, &in) {
+		return errorReply(http.StatusBadRequest, TextBadRequest)
+	}
+	key := s.keys[in.Secret]
+	if key == nil || !inst.devices[key.secret] || !key.permits(c.ip) {
+		return credentialsIncorrect()
+	}
+	id := s.newID()
+	sess := &session{id: id, token: newToken(), key: key, inst: inst, expiry: s.opts.Now().Add(s.scaled(s.opts.SessionTimeout))}
+	s.sessions[sess.token] = sess
+	s.issued = append(s.issued, sess.token)
+	now := timestamp(s.opts.Now())
+	return okReply([]object{
+		{"Id": object{"id": id}},
+		{"Token": object{"id": id, "created": now, "updated": now, "token": sess.token}},
+		s.user(key, now),
+	})
+}
+
+// user is the third entry of a session reply.
+func (s *Server) user(key *apiKey, now string) object {
+	timeout := int64(s.opts.SessionTimeout / time.Second)
+	person := object{"id": key.userID, "created": now, "updated": now, "display_name": "Emulated User",
+		"public_nick_name": "Emulated", "session_timeout": timeout}
+	if key.userType != "UserApiKey" {
+		return object{key.userType: person}
+	}
+	requester := object{"id": key.userID + 1, "session_timeout": timeout, "display_name": "Emulated Owner"}
+	return object{"UserApiKey": object{"id": key.userID, "created": now, "updated": now,
+		"requested_by_user": object{"UserPerson": requester},
+		"granted_by_user":   object{"UserPerson": requester}}}
+}
+
+// DELETE /v1/session/{id}: ends the calling session whatever the id.
+func (s *Server) endSession(c call) reply {
+	sess, rep, ok := s.sessionAuth(c)
+	if !ok {
+		return rep
+	}
+	delete(s.sessions, sess.token)
+	return okReply([]object{})
+}
+
+// ownUser admits calls on /user/{userID}/... by that user's session.
+func (s *Server) ownUser(c call) (*session, reply, bool) {
+	sess, rep, ok := s.sessionAuth(c)
+	if !ok {
+		return nil, rep, false
+	}
+	if c.args[0] != sess.key.userID {
+		return nil, errorReply(http.StatusNotFound, TextNotFound), false
+	}
+	return sess, reply{}, true
+}
+
+// POST /v1/user/{userID}/certificate-pinned
+func (s *Server) createPin(c call) reply {
+	sess, rep, ok := s.ownUser(c)
+	if !ok {
+		return rep
+	}
+	var in struct {
+		Chain []struct {
+			Certificate string `json:"certificate"`
+		} `json:"certificate_chain"`
+	}
+	if !decode(c.body, &in) || len(in.Chain) == 0 {
+		return errorReply(http.StatusBadRequest, "The certificate chain is missing.")
+	}
+	pems := make([]string, len(in.Chain))
+	for i, cert := range in.Chain {
+		if !isCertificatePEM(cert.Certificate) {
+			return errorReply(http.StatusBadRequest, "The certificate chain is not valid.")
+		}
+		pems[i] = cert.Certificate
+	}
+	return idReply(s.addPin(sess.key.userID, pems))
+}
+
+func (s *Server) addPin(userID int64, pems []string) int64 {
+	p := &pin{id: s.newID(), userID: userID, chain: strings.Join(pems, "\n")}
+	s.pins[p.id] = p
+	return p.id
+}
+
+// isCertificatePEM accepts one PEM CERTIFICATE block and nothing else.
+func isCertificatePEM(s string) bool {
+	block, rest := pem.Decode([]byte(s))
+	return block != nil && block.Type == "CERTIFICATE" && strings.TrimSpace(string(rest)) == ""
+}
+
+func pinObject(p *pin) object {
+	return object{"CertificatePinned": object{"id": p.id, "certificate_chain": p.chain}}
+}
+
+// GET /v1/user/{userID}/certificate-pinned: newest first, paginated.
+func (s *Server) listPins(c call) reply {
+	if _, rep, ok := s.ownUser(c); !ok {
+		return rep
+	}
+	q := c.r.URL.Query()
+	count, err := pageCount(q)
+	if err != nil {
+		return errorReply(http.StatusBadRequest, err.Error())
+	}
+	all := s.userPins(c.args[0])
+	page := pageOf(all, q, count)
+	items := make([]object, len(page))
+	for i, p := range page {
+		items[i] = pinObject(p)
+	}
+	links := pageLinks(c.r.URL.Path, q, all, page, count)
+	return okReply(items, func(env map[string]any) { env["Pagination"] = links })
+}
+
+func pageCount(q url.Values) (int, error) {
+	if q.Get("count") == "" {
+		return 10, nil
+	}
+	n, err := strconv.Atoi(q.Get("count"))
+	if err != nil || n < 1 || n > 200 {
+		return 0, fmt.Errorf("The count must be between 1 and 200.")
+	}
+	return n, nil
+}
+
+// userPins returns a user's pins, newest (highest id) first.
+func (s *Server) userPins(userID int64) []*pin {
+	var out []*pin
+	for _, p := range s.pins {
+		if p.userID == userID {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b *pin) int { return cmp.Compare(b.id, a.id) })
+	return out
+}
+
+// pageOf picks the page: older than older_id, newer than newer_id, or the newest.
+func pageOf(all []*pin, q url.Values, count int) []*pin {
+	if older, err := strconv.ParseInt(q.Get("older_id"), 10, 64); err == nil {
+		i := 0
+		for i < len(all) && all[i].id >= older {
+			i++
+		}
+		return all[i:min(i+count, len(all))]
+	}
+	if newer, err := strconv.ParseInt(q.Get("newer_id"), 10, 64); err == nil {
+		end := 0
+		for end < len(all) && all[end].id > newer {
+			end++
+		}
+		return all[max(0, end-count):end]
+	}
+	return all[:min(count, len(all))]
+}
+
+func pageLinks(path string, q url.Values, all, page []*pin, count int) object {
+	link := func(key string, id int64) string {
+		v := url.Values{}
+		if q.Get("count") != "" {
+			v.Set("count", strconv.Itoa(count))
+		}
+		v.Set(key, strconv.FormatInt(id, 10))
+		return path + "?" + v.Encode()
+	}
+	links := object{"future_url": nil, "newer_url": nil, "older_url": nil}
+	if len(page) == 0 {
+		return links
+	}
+	newest, oldest := page[0].id, page[len(page)-1].id
+	if all[len(all)-1].id < oldest {
+		links["older_url"] = link("older_id", oldest)
+	}
+	if all[0].id > newest {
+		links["newer_url"] = link("newer_id", newest)
+	} else {
+		links["future_url"] = link("newer_id", newest)
+	}
+	return links
+}
+
+// GET /v1/user/{userID}/certificate-pinned/{id}
+func (s *Server) readPin(c call) reply {
+	if _, rep, ok := s.ownUser(c); !ok {
+		return rep
+	}
+	p := s.pins[c.args[1]]
+	if p == nil || p.userID != c.args[0] {
+		return errorReply(http.StatusNotFound, TextNotFound)
+	}
+	return okReply([]object{pinObject(p)})
+}
+
+// DELETE /v1/user/{userID}/certificate-pinned/{id}
+func (s *Server) deletePin(c call) reply {
+	if _, rep, ok := s.ownUser(c); !ok {
+		return rep
+	}
+	p := s.pins[c.args[1]]
+	if p == nil || p.userID != c.args[0] {
+		return errorReply(http.StatusNotFound, TextNotFound)
+	}
+	delete(s.pins, p.id)
+	return okReply([]object{})
+}

@@ -1,0 +1,285 @@
+/*
+Copyright 2026 The bunq-pinning-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package bunqtest
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/pinq-dev/bunq-pinning-operator/bunq"
+)
+
+// Fault changes how the emulator answers matching calls.
+type Fault struct {
+	// Method and Endpoint select calls; empty matches any. Endpoint is a template
+	// such as EndpointPins.
+	Method   string
+	Endpoint string
+	// Status answers with this status and a bunq error body (Text, or the
+	// status text), instead of handling the call.
+	Status int
+	Text   string
+	// Body and ContentType replace the error body, to imitate a proxy's HTML page.
+	Body        string
+	ContentType string
+	// Reset closes the connection without a reply.
+	Reset bool
+	// Delay holds the call this long before anything else happens.
+	Delay time.Duration
+	// BadSignature and NoSignature spoil the server signature of the reply.
+	BadSignature bool
+	NoSignature  bool
+	// Times is how many calls the fault fires for; 0 means no limit.
+	Times int
+	// Rate is the chance a matching call is hit; 0 means every one.
+	Rate float64
+}
+
+// Inject adds a fault; the first fault that fires for a call applies.
+func (s *Server) Inject(f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &f)
+}
+
+// ClearFaults removes every fault.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
+// record logs and counts a call and picks the fault that fires for it.
+func (s *Server) record(req Request) (int, *Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = append(s.requests, req)
+	s.counts[req.Method+" "+req.Endpoint]++
+	for i, f := range s.faults {
+		if f.Method != "" && f.Method != req.Method || f.Endpoint != "" && f.Endpoint != req.Endpoint {
+			continue
+		}
+		if f.Rate > 0 && rand.Float64() >= f.Rate {
+			continue
+		}
+		fired := *f
+		if f.Times > 0 {
+			f.Times--
+			if f.Times == 0 {
+				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
+			}
+		}
+		return len(s.requests) - 1, &fired
+	}
+	return len(s.requests) - 1, nil
+}
+
+func faultReply(f *Fault) reply {
+	if f.Body != "" {
+		return reply{status: f.Status, body: []byte(f.Body)}
+	}
+	text := f.Text
+	if text == "" {
+		text = http.StatusText(f.Status)
+	}
+	return errorReply(f.Status, text)
+}
+
+// rateLimit applies bunq's rolling windows per client IP, method and endpoint.
+// Refused calls do not count against the window.
+func (s *Server) rateLimit(ip, method, endpoint string) (reply, bool) {
+	if s.opts.DisableRateLimits {
+		return reply{}, false
+	}
+	rate := s.rate(method, endpoint)
+	if rate.Calls <= 0 {
+		return reply{}, false
+	}
+	key := ip + " " + method + " " + endpoint
+	now := s.opts.Now()
+	window := s.windows[key]
+	for len(window) > 0 && now.Sub(window[0]) >= rate.Per {
+		window = window[1:]
+	}
+	if len(window) >= rate.Calls {
+		s.windows[key] = window
+		seconds := int(float64(rate.Per)*s.opts.TimeScale/float64(time.Second) + 0.5)
+		return errorReply(http.StatusTooManyRequests, fmt.Sprintf(
+			"Too many requests. You can do a maximum of %d calls per %d second to this endpoint.", rate.Calls, seconds)), true
+	}
+	s.windows[key] = append(window, now)
+	return reply{}, false
+}
+
+func (s *Server) rate(method, endpoint string) bunq.Rate {
+	if endpoint == EndpointSession {
+		return s.limits.SessionServer
+	}
+	switch method {
+	case http.MethodGet:
+		return s.limits.GET
+	case http.MethodPost:
+		return s.limits.POST
+	case http.MethodPut:
+		return s.limits.PUT
+	case http.MethodDelete:
+		return s.limits.DELETE
+	}
+	return bunq.Rate{}
+}
+
+// Count returns how many calls reached an endpoint with a method, faults and
+// refusals included.
+func (s *Server) Count(method, endpoint string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.counts[method+" "+endpoint]
+}
+
+// Counts returns the calls per "METHOD endpoint".
+func (s *Server) Counts() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.counts))
+	for k, v := range s.counts {
+		out[k] = v
+	}
+	return out
+}
+
+// Requests returns every call received so far, oldest first.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// StatusCount returns how many replies had the given status.
+func (s *Server) StatusCount(status int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.requests {
+		if r.Status == status {
+			n++
+		}
+	}
+	return n
+}
+
+// ResetCounters forgets the calls received so far.
+func (s *Server) ResetCounters() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = nil
+	s.counts = map[string]int{}
+}
+
+// Pins returns the chains pinned for the user of an API key, newest first.
+func (s *Server) Pins(apiKey string) []bunq.CertificatePin {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := s.keys[apiKey]
+	if key == nil {
+		return nil
+	}
+	var out []bunq.CertificatePin
+	for _, p := range s.userPins(key.userID) {
+		out = append(out, bunq.CertificatePin{ID: p.id, Chain: p.chain})
+	}
+	return out
+}
+
+// PinOutOfBand pins a chain as the user would in the bunq app.
+func (s *Server) PinOutOfBand(apiKey string, pems ...string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := s.keys[apiKey]
+	if key == nil {
+		return 0
+	}
+	return s.addPin(key.userID, pems)
+}
+
+// UnpinOutOfBand removes a pin as the user would in the app; false when it did not exist.
+func (s *Server) UnpinOutOfBand(id int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.pins[id]
+	delete(s.pins, id)
+	return ok
+}
+
+// UserID returns the user id behind an API key.
+func (s *Server) UserID(apiKey string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if key := s.keys[apiKey]; key != nil {
+		return key.userID
+	}
+	return 0
+}
+
+// ExpireSessions ends every session, as bunq's auto-logout would.
+func (s *Server) ExpireSessions() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sess := range s.sessions {
+		sess.expiry = s.opts.Now()
+	}
+}
+
+// RevokeInstallations rejects every installation token from now on.
+func (s *Server) RevokeInstallations() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, inst := range s.installations {
+		inst.revoked = true
+	}
+}
+
+// SetClientIP makes the emulator see every call as coming from ip; empty restores
+// the real address.
+func (s *Server) SetClientIP(ip string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clientIP = ip
+}
+
+// Secrets returns the API keys and every token handed out, to check they leak nowhere.
+func (s *Server) Secrets() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for k := range s.keys {
+		out = append(out, k)
+	}
+	return append(out, s.issued...)
+}
+
+// ContainsAny reports whether text holds any of the secrets.
+func ContainsAny(text string, secrets []string) bool {
+	for _, s := range secrets {
+		if s != "" && strings.Contains(text, s) {
+			return true
+		}
+	}
+	return false
+}

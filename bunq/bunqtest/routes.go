@@ -1,0 +1,98 @@
+/*
+Copyright 2026 The bunq-pinning-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package bunqtest
+
+import (
+	"net/http"
+	"strconv"
+)
+
+// call is one request as a handler sees it.
+type call struct {
+	r    *http.Request
+	body []byte
+	ip   string
+	args []int64 // numeric path parts: user id, pin id
+}
+
+type handler func(s *Server, c call) reply
+
+type route struct {
+	endpoint string
+	handler  handler
+	args     []int64
+}
+
+// Endpoint templates, as counted by Count and named in Fault.Endpoint.
+const (
+	EndpointInstallation = "installation"
+	EndpointDeviceServer = "device-server"
+	EndpointSession      = "session-server"
+	EndpointEndSession   = "session/{id}"
+	EndpointPins         = "user/{userID}/certificate-pinned"
+	EndpointPin          = "user/{userID}/certificate-pinned/{id}"
+)
+
+// match finds the endpoint of a path, and its handler for the method (nil when
+// the endpoint exists but not for this method).
+func match(method, path string) route {
+	parts, ok := split(path)
+	if !ok {
+		return route{}
+	}
+	var endpoint string
+	var args []int64
+	switch {
+	case len(parts) == 1 && (parts[0] == EndpointInstallation || parts[0] == EndpointDeviceServer || parts[0] == EndpointSession):
+		endpoint = parts[0]
+	case len(parts) == 2 && parts[0] == "session":
+		endpoint = EndpointEndSession
+		args = numbers(parts[1:])
+	case len(parts) == 3 && parts[0] == "user" && parts[2] == "certificate-pinned":
+		endpoint, args = EndpointPins, numbers(parts[1:2])
+	case len(parts) == 4 && parts[0] == "user" && parts[2] == "certificate-pinned":
+		endpoint, args = EndpointPin, numbers([]string{parts[1], parts[3]})
+	}
+	if endpoint == "" || args == nil && (endpoint == EndpointPins || endpoint == EndpointPin || endpoint == EndpointEndSession) {
+		return route{}
+	}
+	return route{endpoint: endpoint, args: args, handler: handlers[method+" "+endpoint]}
+}
+
+var handlers = map[string]handler{
+	"POST " + EndpointInstallation: (*Server).installation,
+	"POST " + EndpointDeviceServer: (*Server).deviceServer,
+	"POST " + EndpointSession:      (*Server).sessionServer,
+	"DELETE " + EndpointEndSession: (*Server).endSession,
+	"POST " + EndpointPins:         (*Server).createPin,
+	"GET " + EndpointPins:          (*Server).listPins,
+	"GET " + EndpointPin:           (*Server).readPin,
+	"DELETE " + EndpointPin:        (*Server).deletePin,
+}
+
+// numbers parses path ids; nil when any is not a number.
+func numbers(parts []string) []int64 {
+	out := make([]int64, len(parts))
+	for i, p := range parts {
+		n, err := strconv.ParseInt(p, 10, 64)
+		if err != nil {
+			return nil
+		}
+		out[i] = n
+	}
+	return out
+}

@@ -1,0 +1,357 @@
+/*
+Copyright 2026 The bunq-pinning-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package bunqtest is a bunq API emulator for tests: an http.Handler that speaks
+// the protocol of installations, devices, sessions and certificate pinning as
+// bunq does (signatures both ways, token roles, IP binding, error bodies, rate
+// limits), with hooks to inject faults and to inspect what it received.
+package bunqtest
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pinq-dev/bunq-pinning-operator/bunq"
+)
+
+// Texts of bunq's error replies.
+const (
+	TextUnauthorised         = "Insufficient authorisation."
+	TextUnauthenticated      = "Insufficient authentication."
+	TextCredentialsIncorrect = "User credentials are incorrect. Incorrect API key or IP address."
+	TextSignatureInvalid     = "The request signature is invalid."
+	TextSignatureRequired    = "For this operation a request signature is required. Check the urls for more information."
+	TextNotFound             = "Resource not found."
+	TextBadRequest           = "The request could not be understood."
+)
+
+// Options configure a Server. The zero value is bunq with real time and limits.
+type Options struct {
+	// TimeScale speeds time up: 10 makes rate-limit windows and session timeouts ten times shorter.
+	TimeScale float64
+	// SessionTimeout is the users' auto-logout; defaults to bunq's one week (before scaling).
+	SessionTimeout time.Duration
+	// Limits defaults to bunq's published limits; DisableRateLimits turns them off.
+	Limits            *bunq.Limits
+	DisableRateLimits bool
+	// Unauthorized403 answers a bad session with 403 "Insufficient authentication."
+	// instead of 401 "Insufficient authorisation."; bunq hosts have been seen doing both.
+	Unauthorized403 bool
+	// RequireSignatures demands a request signature on every call after installation;
+	// bunq itself demands one on session-server only and checks it elsewhere when present.
+	RequireSignatures bool
+	// Log, when set, receives one line per call.
+	Log func(line string)
+	// Now is the clock; defaults to time.Now.
+	Now func() time.Time
+}
+
+// Server is the emulator. Create it with New and serve it with httptest or http.Server.
+type Server struct {
+	opts      Options
+	limits    bunq.Limits
+	serverKey *rsa.PrivateKey
+	serverPEM string
+
+	mu            sync.Mutex
+	nextID        int64
+	keys          map[string]*apiKey
+	installations map[string]*installation
+	sessions      map[string]*session
+	pins          map[int64]*pin
+	windows       map[string][]time.Time
+	faults        []*Fault
+	counts        map[string]int
+	requests      []Request
+	clientIP      string
+	issued        []string // every token handed out, for leak checks
+}
+
+// UserOptions describe the bunq user behind an API key.
+type UserOptions struct {
+	// Type is "UserPerson" (default), "UserCompany" or "UserApiKey".
+	Type string
+}
+
+type apiKey struct {
+	secret   string
+	userID   int64
+	userType string
+	bound    bool
+	wildcard bool
+	ips      map[string]bool
+}
+
+type installation struct {
+	id      int64
+	token   string
+	pub     *rsa.PublicKey
+	revoked bool
+	devices map[string]bool // API keys registered through this installation
+}
+
+type session struct {
+	id     int64
+	token  string
+	key    *apiKey
+	inst   *installation
+	expiry time.Time
+}
+
+type pin struct {
+	id     int64
+	userID int64
+	chain  string
+}
+
+// Request is a call the emulator received.
+type Request struct {
+	Time     time.Time
+	Method   string
+	Path     string // as received, with query
+	Endpoint string // template, such as "user/{userID}/certificate-pinned"
+	Header   http.Header
+	Body     []byte
+	ClientIP string
+	Status   int
+}
+
+// New makes an emulator that accepts the given API keys, each a UserPerson.
+func New(opts Options, apiKeys ...string) (*Server, error) {
+	key, err := bunq.NewKey()
+	if err != nil {
+		return nil, err
+	}
+	pemKey, err := bunq.PublicKeyPEM(&key.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	if opts.TimeScale <= 0 {
+		opts.TimeScale = 1
+	}
+	if opts.SessionTimeout <= 0 {
+		opts.SessionTimeout = 7 * 24 * time.Hour
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	limits := bunq.DefaultLimits()
+	if opts.Limits != nil {
+		limits = *opts.Limits
+	}
+	s := &Server{
+		opts: opts, limits: limits.Scaled(opts.TimeScale), serverKey: key, serverPEM: pemKey,
+		nextID: 1000, keys: map[string]*apiKey{}, installations: map[string]*installation{},
+		sessions: map[string]*session{}, pins: map[int64]*pin{}, windows: map[string][]time.Time{},
+		counts: map[string]int{},
+	}
+	for _, k := range apiKeys {
+		s.AddAPIKey(k, UserOptions{})
+	}
+	return s, nil
+}
+
+// AddAPIKey makes an API key valid, for a new user of the given type.
+func (s *Server) AddAPIKey(secret string, u UserOptions) {
+	if u.Type == "" {
+		u.Type = "UserPerson"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keys[secret] = &apiKey{secret: secret, userID: s.newID(), userType: u.Type, ips: map[string]bool{}}
+}
+
+func (s *Server) newID() int64 {
+	s.nextID++
+	return s.nextID
+}
+
+func (s *Server) scaled(d time.Duration) time.Duration {
+	return time.Duration(float64(d) / s.opts.TimeScale)
+}
+
+// reply is what a handler answers.
+type reply struct {
+	status int
+	body   []byte
+}
+
+// ServeHTTP answers one bunq call.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := s.opts.Now()
+	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
+	if err != nil {
+		return
+	}
+	ip := s.ip(r)
+	route := match(r.Method, r.URL.Path)
+	req := Request{Time: start, Method: r.Method, Path: r.URL.RequestURI(), Endpoint: route.endpoint,
+		Header: r.Header.Clone(), Body: body, ClientIP: ip}
+
+	index, fault := s.record(req)
+	if fault != nil && fault.Delay > 0 && !s.sleep(r, fault.Delay) {
+		return
+	}
+	var rep reply
+	switch {
+	case fault != nil && fault.Reset:
+		s.finish(index, req, 0, start)
+		reset(w)
+		return
+	case fault != nil && fault.Status != 0:
+		rep = faultReply(fault)
+	default:
+		rep = s.handle(r, route, body, ip)
+	}
+	s.finish(index, req, rep.status, start)
+	s.write(w, r, rep, fault)
+}
+
+func (s *Server) sleep(r *http.Request, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-r.Context().Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// handle runs the rate limit and the endpoint's handler under the lock.
+func (s *Server) handle(r *http.Request, route route, body []byte, ip string) reply {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if route.handler == nil {
+		if route.endpoint == "" {
+			return errorReply(http.StatusNotFound, TextNotFound)
+		}
+		return errorReply(http.StatusMethodNotAllowed, "Method not allowed.")
+	}
+	if rep, limited := s.rateLimit(ip, r.Method, route.endpoint); limited {
+		return rep
+	}
+	return route.handler(s, call{r: r, body: body, ip: ip, args: route.args})
+}
+
+// write sends a reply. Every reply but a 429 carries a server signature over
+// its body, as bunq's do.
+func (s *Server) write(w http.ResponseWriter, r *http.Request, rep reply, fault *Fault) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	if fault != nil && fault.ContentType != "" {
+		h.Set("Content-Type", fault.ContentType)
+	}
+	if id := r.Header.Get("X-Bunq-Client-Request-Id"); id != "" {
+		h.Set("X-Bunq-Client-Request-Id", id)
+	}
+	h.Set("X-Bunq-Client-Response-Id", newUUID())
+	if sig := s.signature(rep, fault); sig != "" {
+		h.Set("X-Bunq-Server-Signature", sig)
+	}
+	w.WriteHeader(rep.status)
+	_, _ = w.Write(rep.body)
+}
+
+func (s *Server) signature(rep reply, fault *Fault) string {
+	if rep.status == http.StatusTooManyRequests || fault != nil && fault.NoSignature {
+		return ""
+	}
+	signed := rep.body
+	if fault != nil && fault.BadSignature {
+		signed = append([]byte("tampered:"), rep.body...)
+	}
+	sig, err := bunq.Sign(s.serverKey, signed)
+	if err != nil {
+		return ""
+	}
+	return sig
+}
+
+// reset closes the connection without a reply.
+func reset(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		_ = tcp.SetLinger(0)
+	}
+	_ = conn.Close()
+}
+
+func (s *Server) ip(r *http.Request) string {
+	s.mu.Lock()
+	override := s.clientIP
+	s.mu.Unlock()
+	if override != "" {
+		return override
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (s *Server) finish(index int, req Request, status int, start time.Time) {
+	s.mu.Lock()
+	s.requests[index].Status = status
+	s.mu.Unlock()
+	if s.opts.Log != nil {
+		s.opts.Log(fmt.Sprintf("%s %s %s -> %d in %s", req.ClientIP, req.Method, req.Path, status,
+			s.opts.Now().Sub(start).Round(time.Microsecond)))
+	}
+}
+
+func newToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+func timestamp(t time.Time) string {
+	return t.UTC().Format("2006-01-02 15:04:05.000000")
+}
+
+// split cuts "/v1/a/b" into ["a","b"]; ok is false without the /v1/ prefix.
+func split(path string) ([]string, bool) {
+	rest, ok := strings.CutPrefix(path, "/v1/")
+	if !ok {
+		return nil, false
+	}
+	return strings.Split(strings.TrimSuffix(rest, "/"), "/"), true
+}

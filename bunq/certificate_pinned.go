@@ -1,0 +1,184 @@
+/*
+Copyright 2026 The bunq-pinning-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package bunq
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+const (
+	endpointPins = "user/{userID}/certificate-pinned"
+	endpointPin  = "user/{userID}/certificate-pinned/{id}"
+	// pageSize is the largest page bunq serves.
+	pageSize = 200
+	// maxPages stops a listing whose pages never end.
+	maxPages = 10000
+)
+
+// CertificatePin is a chain pinned on bunq.
+type CertificatePin struct {
+	ID int64
+	// Chain holds the PEM certificates, glued with newlines, in the order pinned.
+	Chain string
+}
+
+type certificatePinned struct {
+	ID    int64      `json:"id"`
+	Chain chainField `json:"certificate_chain"`
+}
+
+// chainField accepts both forms bunq has used: one string of glued PEMs, and
+// (old SDKs) an array of {"certificate": "<PEM>"}.
+type chainField string
+
+func (c *chainField) UnmarshalJSON(data []byte) error {
+	var s string
+	if err := json.Unmarshal(data, &s); err == nil {
+		*c = chainField(s)
+		return nil
+	}
+	var list []struct {
+		Certificate string `json:"certificate"`
+	}
+	if err := json.Unmarshal(data, &list); err != nil {
+		return errors.New("certificate_chain is neither a string nor a list of certificates")
+	}
+	pems := make([]string, len(list))
+	for i, l := range list {
+		pems[i] = l.Certificate
+	}
+	*c = chainField(strings.Join(pems, "\n"))
+	return nil
+}
+
+// PinCertificateChain pins a chain of PEM certificates, leaf first, and returns its id.
+// POST /user/{userID}/certificate-pinned
+func (c *Client) PinCertificateChain(ctx context.Context, pems []string) (int64, error) {
+	if len(pems) == 0 {
+		return 0, errors.New("bunq: a chain needs at least one certificate")
+	}
+	type certificate struct {
+		Certificate string `json:"certificate"`
+	}
+	chain := make([]certificate, len(pems))
+	for i, p := range pems {
+		chain[i] = certificate{p}
+	}
+	body, err := json.Marshal(map[string]any{"certificate_chain": chain})
+	if err != nil {
+		return 0, err
+	}
+	raw, err := c.call(ctx, http.MethodPost, endpointPins, endpointPins, body)
+	if err != nil {
+		return 0, err
+	}
+	return decodeID(raw, endpointPins)
+}
+
+// ListCertificatePins returns every pinned chain, newest first, following the
+// pages to the end.
+// GET /user/{userID}/certificate-pinned
+func (c *Client) ListCertificatePins(ctx context.Context) ([]CertificatePin, error) {
+	var pins []CertificatePin
+	path := endpointPins + "?count=" + strconv.Itoa(pageSize)
+	seen := map[string]bool{}
+	for page := 0; path != ""; page++ {
+		if page == maxPages || seen[path] {
+			return nil, &DecodeError{Endpoint: endpointPins, Reason: "pagination does not end"}
+		}
+		seen[path] = true
+		raw, err := c.call(ctx, http.MethodGet, path, endpointPins, nil)
+		if err != nil {
+			return nil, err
+		}
+		items, next, err := decodePinPage(raw)
+		if err != nil {
+			return nil, err
+		}
+		pins = append(pins, items...)
+		path = next
+	}
+	return pins, nil
+}
+
+// decodePinPage reads one listing page and the path of the next (older) one.
+func decodePinPage(raw []byte) ([]CertificatePin, string, error) {
+	env, err := decodeEnvelope(raw, endpointPins)
+	if err != nil {
+		return nil, "", err
+	}
+	pins := make([]CertificatePin, 0, len(env.Response))
+	for i := range env.Response {
+		var p certificatePinned
+		if err := env.Response.field(i, "CertificatePinned", &p); err != nil {
+			return nil, "", err
+		}
+		pins = append(pins, CertificatePin{ID: p.ID, Chain: string(p.Chain)})
+	}
+	if env.Pagination == nil || env.Pagination.OlderURL == nil || len(pins) == 0 {
+		return pins, "", nil
+	}
+	next, err := relativePath(*env.Pagination.OlderURL)
+	return pins, next, err
+}
+
+// relativePath turns bunq's "/v1/user/1/certificate-pinned?older_id=5" into a path
+// relative to the base URL, so a base URL with a prefix keeps working.
+func relativePath(u string) (string, error) {
+	const prefix = "/v1/"
+	i := strings.Index(u, prefix)
+	if i < 0 {
+		return "", &DecodeError{Endpoint: endpointPins, Reason: fmt.Sprintf("pagination URL %q lacks /v1/", u)}
+	}
+	return u[i+len(prefix):], nil
+}
+
+// GetCertificatePin reads one pinned chain.
+// GET /user/{userID}/certificate-pinned/{id}
+func (c *Client) GetCertificatePin(ctx context.Context, id int64) (CertificatePin, error) {
+	raw, err := c.call(ctx, http.MethodGet, pinPath(id), endpointPin, nil)
+	if err != nil {
+		return CertificatePin{}, err
+	}
+	it, err := decodeResponse(raw, endpointPin, 1)
+	if err != nil {
+		return CertificatePin{}, err
+	}
+	var p certificatePinned
+	if err := it.field(0, "CertificatePinned", &p); err != nil {
+		return CertificatePin{}, err
+	}
+	return CertificatePin{ID: p.ID, Chain: string(p.Chain)}, nil
+}
+
+// UnpinCertificate removes a pinned chain. A chain that is already gone gives an
+// error for which IsNotFound is true; callers treat that as done.
+// DELETE /user/{userID}/certificate-pinned/{id}
+func (c *Client) UnpinCertificate(ctx context.Context, id int64) error {
+	_, err := c.call(ctx, http.MethodDelete, pinPath(id), endpointPin, nil)
+	return err
+}
+
+func pinPath(id int64) string {
+	return endpointPins + "/" + strconv.FormatInt(id, 10)
+}

@@ -1,0 +1,361 @@
+/*
+Copyright 2026 The bunq-pinning-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package bunq is a client for the parts of the bunq API that pin certificate
+// chains for callbacks: installation, device registration, sessions and
+// /user/{userID}/certificate-pinned. It imports only the standard library.
+package bunq
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Limits on reply bodies: a page of 200 pinned chains fits easily in the first.
+const (
+	maxReplyBytes = 16 << 20
+	maxErrorBytes = 64 << 10
+)
+
+// Backoff says how calls are retried after 429, 5xx and network errors.
+type Backoff struct {
+	// Attempts is the number of tries in all, the first one included.
+	Attempts int
+	Initial  time.Duration
+	Max      time.Duration
+}
+
+// DefaultBackoff tries four times over about ten seconds.
+func DefaultBackoff() Backoff {
+	return Backoff{Attempts: 4, Initial: 500 * time.Millisecond, Max: 8 * time.Second}
+}
+
+// CallInfo describes one HTTP exchange with bunq, for metrics.
+type CallInfo struct {
+	Method string
+	// Endpoint is the path template, such as "user/{userID}/certificate-pinned/{id}".
+	Endpoint   string
+	StatusCode int // 0 when no reply arrived
+	Duration   time.Duration
+}
+
+// Options configure a Client. BaseURL and APIKey are required.
+type Options struct {
+	// BaseURL is bunq's API root including /v1, such as https://api.bunq.com/v1.
+	BaseURL string
+	// APIKey is the bunq API key. It is sent at device registration and session
+	// opening only, and never appears in an error.
+	APIKey string
+	// Description names the device registration; defaults to "bunq-pinning-operator".
+	Description string
+	// PermittedIPs are sent at device registration; empty binds the key to the caller's IP.
+	PermittedIPs []string
+	// Store persists the API context; defaults to memory.
+	Store ContextStore
+	// HTTPClient defaults to a client with http.DefaultTransport.
+	HTTPClient *http.Client
+	// Limiter defaults to SharedLimiter().
+	Limiter *Limiter
+	// UserAgent defaults to "bunq-pinning-operator/dev".
+	UserAgent string
+	// Timeout bounds each HTTP attempt; defaults to 30 s.
+	Timeout time.Duration
+	// Backoff defaults to DefaultBackoff().
+	Backoff Backoff
+	// Observe, when set, is called after every HTTP exchange.
+	Observe func(CallInfo)
+	// Now is the clock; defaults to time.Now.
+	Now func() time.Time
+}
+
+var (
+	sharedLimiterOnce sync.Once
+	sharedLimiter     *Limiter
+)
+
+// SharedLimiter is the process-wide limiter at bunq's published limits, started full.
+func SharedLimiter() *Limiter {
+	sharedLimiterOnce.Do(func() { sharedLimiter = NewLimiter(DefaultLimits(), true) })
+	return sharedLimiter
+}
+
+// Client talks to bunq with one API key. It is safe for concurrent use; all
+// callers share one session.
+type Client struct {
+	opts    Options
+	base    *url.URL
+	host    string
+	session sessionState
+}
+
+// New makes a Client. It makes no call: the installation, device and session
+// are created or loaded from the store on first use.
+func New(opts Options) (*Client, error) {
+	if opts.APIKey == "" {
+		return nil, errors.New("bunq: an API key is required")
+	}
+	base, err := url.Parse(strings.TrimSuffix(opts.BaseURL, "/"))
+	if err != nil || base.Scheme == "" || base.Host == "" {
+		return nil, fmt.Errorf("bunq: base URL %q is not an absolute URL", opts.BaseURL)
+	}
+	if opts.Description == "" {
+		opts.Description = "bunq-pinning-operator"
+	}
+	if opts.Store == nil {
+		opts.Store = &MemoryStore{}
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{}
+	}
+	if opts.Limiter == nil {
+		opts.Limiter = SharedLimiter()
+	}
+	if opts.UserAgent == "" {
+		opts.UserAgent = "bunq-pinning-operator/dev"
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	if opts.Backoff.Attempts <= 0 {
+		opts.Backoff = DefaultBackoff()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	c := &Client{opts: opts, base: base, host: base.Host}
+	c.session.init()
+	return c, nil
+}
+
+// request is one call to bunq.
+type request struct {
+	method   string
+	path     string // relative to the base URL, with query
+	endpoint string // path template, for metrics and errors
+	body     []byte
+	token    string // X-Bunq-Client-Authentication; empty before installation
+	sign     *signer
+	bucket   string // limiter bucket: the method, or session-server
+}
+
+type signer = keyPair
+
+// send makes the call with retries and returns the body of a verified 200 reply.
+func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
+	var err error
+	for attempt := 0; attempt < c.opts.Backoff.Attempts; attempt++ {
+		if attempt > 0 {
+			if werr := sleep(ctx, c.backoff(attempt)); werr != nil {
+				return nil, errors.Join(err, werr)
+			}
+		}
+		var body []byte
+		body, err = c.attempt(ctx, r)
+		if err == nil || !retryable(r.method, err) {
+			return body, err
+		}
+	}
+	return nil, err
+}
+
+// retryable says whether a failed call may be repeated: a 429 was not processed;
+// 5xx and network errors are retried only for calls that are safe to repeat,
+// or when the connection was never made.
+func retryable(method string, err error) bool {
+	e, ok := asError(err)
+	if !ok {
+		return false
+	}
+	if e.StatusCode == http.StatusTooManyRequests {
+		return true
+	}
+	if !IsUnavailable(err) {
+		return false
+	}
+	if method == http.MethodGet || method == http.MethodDelete {
+		return true
+	}
+	var op *net.OpError
+	return e.StatusCode == 0 && errors.As(e.Err, &op) && op.Op == "dial"
+}
+
+// backoff is full-jitter exponential: a random wait up to Initial·2^(n-1), capped at Max.
+func (c *Client) backoff(attempt int) time.Duration {
+	ceiling := c.opts.Backoff.Initial << (attempt - 1)
+	if ceiling <= 0 || ceiling > c.opts.Backoff.Max {
+		ceiling = c.opts.Backoff.Max
+	}
+	n, err := rand.Int(rand.Reader, big.NewInt(int64(ceiling)/2+1))
+	if err != nil {
+		return ceiling
+	}
+	// Half fixed, half random: never a near-zero wait after a 429.
+	return ceiling/2 + time.Duration(n.Int64())
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// attempt makes one HTTP exchange under the rate limiter.
+func (c *Client) attempt(ctx context.Context, r request) ([]byte, error) {
+	release, err := c.opts.Limiter.acquire(ctx, c.host, r.bucket)
+	if err != nil {
+		return nil, &Error{Method: r.method, Path: stripQuery(r.path), Err: err}
+	}
+	start := time.Now()
+	status, header, body, err := c.exchange(ctx, r)
+	release()
+	if c.opts.Observe != nil {
+		c.opts.Observe(CallInfo{Method: r.method, Endpoint: r.endpoint, StatusCode: status, Duration: time.Since(start)})
+	}
+	if err != nil {
+		return nil, &Error{Method: r.method, Path: stripQuery(r.path), Err: c.redactErr(err)}
+	}
+	return c.check(r, status, header, body)
+}
+
+func (c *Client) exchange(ctx context.Context, r request) (int, http.Header, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, r.method, c.base.String()+"/"+r.path, bytes.NewReader(r.body))
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	if err := c.setHeaders(req, r); err != nil {
+		return 0, nil, nil, err
+	}
+	resp, err := c.opts.HTTPClient.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	limit := int64(maxReplyBytes)
+	if resp.StatusCode != http.StatusOK {
+		limit = maxErrorBytes
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	if int64(len(body)) > limit {
+		return 0, nil, nil, fmt.Errorf("reply %d is larger than %d bytes", resp.StatusCode, limit)
+	}
+	return resp.StatusCode, resp.Header, body, nil
+}
+
+func (c *Client) setHeaders(req *http.Request, r request) error {
+	h := req.Header
+	h.Set("Cache-Control", "no-cache")
+	h.Set("User-Agent", c.opts.UserAgent)
+	h.Set("X-Bunq-Language", "en_US")
+	h.Set("X-Bunq-Region", "nl_NL")
+	h.Set("X-Bunq-Geolocation", "0 0 0 0 000")
+	h.Set("X-Bunq-Client-Request-Id", newUUID())
+	h.Set("Content-Type", "application/json")
+	if r.token != "" {
+		h.Set("X-Bunq-Client-Authentication", r.token)
+	}
+	if r.sign != nil {
+		sig, err := Sign(r.sign.private, r.body)
+		if err != nil {
+			return fmt.Errorf("sign request: %w", err)
+		}
+		h.Set("X-Bunq-Client-Signature", sig)
+	}
+	return nil
+}
+
+// check turns a reply into its body or an error. Every reply after installation
+// must carry a valid server signature; a 200 without one is never trusted. Error
+// replies are checked when signed (bunq does not sign a 429).
+func (c *Client) check(r request, status int, header http.Header, body []byte) ([]byte, error) {
+	responseID := header.Get("X-Bunq-Client-Response-Id")
+	if r.sign != nil && r.sign.server != nil {
+		sig := header.Get("X-Bunq-Server-Signature")
+		if status == http.StatusOK || sig != "" {
+			if err := Verify(r.sign.server, body, sig); err != nil {
+				return nil, &SignatureError{Method: r.method, Path: stripQuery(r.path), StatusCode: status,
+					ResponseID: responseID, Reason: err.Error()}
+			}
+		}
+	}
+	if status == http.StatusOK {
+		return body, nil
+	}
+	e := newReplyError(r.method, stripQuery(r.path), status, responseID, header.Get("Content-Type"), body)
+	for i, d := range e.Descriptions {
+		e.Descriptions[i] = c.redact(d)
+	}
+	return nil, e
+}
+
+// redact removes the API key and tokens from text that came from elsewhere.
+func (c *Client) redact(s string) string {
+	for _, secret := range c.secrets() {
+		if len(secret) >= 8 {
+			s = strings.ReplaceAll(s, secret, "[redacted]")
+		}
+	}
+	return s
+}
+
+func (c *Client) redactErr(err error) error {
+	msg := err.Error()
+	if red := c.redact(msg); red != msg {
+		return errors.New(red)
+	}
+	return err
+}
+
+func (c *Client) secrets() []string {
+	installation, session := c.session.tokens()
+	return []string{c.opts.APIKey, installation, session}
+}
+
+func stripQuery(path string) string {
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		return path[:i]
+	}
+	return path
+}
+
+// newUUID returns a random (version 4) UUID for X-Bunq-Client-Request-Id.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}

@@ -1,0 +1,348 @@
+/*
+Copyright 2026 The bunq-pinning-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package bunq
+
+import (
+	"context"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// refreshMargin is how long before its expiry a session is replaced, as the SDKs do.
+const refreshMargin = 30 * time.Second
+
+// defaultSessionTimeout is bunq's default auto-logout, used when a reply has none.
+const defaultSessionTimeout = 7 * 24 * time.Hour
+
+// keyPair signs requests and verifies replies.
+type keyPair struct {
+	private *rsa.PrivateKey
+	server  *rsa.PublicKey
+}
+
+// sessionState is the client's API context. mu guards reads and writes; sem lets
+// one caller at a time load, rebuild or refresh it while the others wait.
+type sessionState struct {
+	sem chan struct{}
+
+	mu     sync.Mutex
+	loaded bool
+	dirty  bool // changed but not yet saved
+	ctx    APIContext
+	keys   *keyPair
+}
+
+func (s *sessionState) init() { s.sem = make(chan struct{}, 1) }
+
+func (s *sessionState) tokens() (installation, session string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ctx.InstallationToken, s.ctx.SessionToken
+}
+
+// session is what one call needs.
+type session struct {
+	token  string
+	userID int64
+	keys   *keyPair
+}
+
+func (s *sessionState) current(now time.Time) (session, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ok := s.loaded && !s.dirty && s.ctx.SessionToken != "" && now.Before(s.ctx.SessionExpiry.Add(-refreshMargin))
+	return session{token: s.ctx.SessionToken, userID: s.ctx.UserID, keys: s.keys}, ok
+}
+
+func (s *sessionState) update(f func(c *APIContext)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(&s.ctx)
+	s.dirty = true
+}
+
+// ensureSession returns a live session, making one if needed. Concurrent callers
+// wait for a single refresh instead of each opening a session.
+func (c *Client) ensureSession(ctx context.Context) (session, error) {
+	if s, ok := c.session.current(c.opts.Now()); ok {
+		return s, nil
+	}
+	select {
+	case c.session.sem <- struct{}{}:
+	case <-ctx.Done():
+		return session{}, ctx.Err()
+	}
+	defer func() { <-c.session.sem }()
+	if s, ok := c.session.current(c.opts.Now()); ok {
+		return s, nil
+	}
+	if err := c.refresh(ctx); err != nil {
+		return session{}, err
+	}
+	s, _ := c.session.current(c.opts.Now())
+	return s, nil
+}
+
+// invalidate drops a session bunq rejected, unless another caller already replaced it.
+func (c *Client) invalidate(token string) {
+	c.session.mu.Lock()
+	defer c.session.mu.Unlock()
+	if c.session.ctx.SessionToken == token {
+		c.session.ctx.SessionToken = ""
+	}
+}
+
+// refresh loads the stored context and brings it to a live session, rebuilding
+// the installation once when bunq rejects its token. Called with sem held.
+func (c *Client) refresh(ctx context.Context) error {
+	if err := c.load(ctx); err != nil {
+		return err
+	}
+	if !c.hasLiveSession() {
+		err := c.establish(ctx)
+		if IsUnauthorized(err) {
+			c.resetInstallation()
+			err = c.establish(ctx)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return c.save(ctx)
+}
+
+func (c *Client) hasLiveSession() bool {
+	c.session.mu.Lock()
+	defer c.session.mu.Unlock()
+	return c.session.ctx.SessionToken != "" && c.opts.Now().Before(c.session.ctx.SessionExpiry.Add(-refreshMargin))
+}
+
+func (c *Client) load(ctx context.Context) error {
+	c.session.mu.Lock()
+	loaded := c.session.loaded
+	c.session.mu.Unlock()
+	if loaded {
+		return nil
+	}
+	stored, err := c.opts.Store.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("bunq: load API context: %w", err)
+	}
+	keys, err := parseKeys(stored)
+	if err != nil {
+		// A damaged context is replaced by a fresh installation.
+		stored, keys = nil, nil
+	}
+	c.session.mu.Lock()
+	defer c.session.mu.Unlock()
+	c.session.loaded = true
+	if stored != nil {
+		c.session.ctx, c.session.keys = *stored, keys
+	}
+	return nil
+}
+
+func parseKeys(stored *APIContext) (*keyPair, error) {
+	if stored == nil || stored.InstallationToken == "" {
+		return nil, errors.New("no installation")
+	}
+	private, err := parsePrivateKeyPEM(stored.PrivateKey)
+	if err != nil {
+		return nil, err
+	}
+	server, err := ParsePublicKeyPEM(stored.ServerPublicKey)
+	if err != nil {
+		return nil, err
+	}
+	return &keyPair{private: private, server: server}, nil
+}
+
+func (c *Client) save(ctx context.Context) error {
+	c.session.mu.Lock()
+	if !c.session.dirty {
+		c.session.mu.Unlock()
+		return nil
+	}
+	snapshot := c.session.ctx
+	c.session.mu.Unlock()
+	if err := c.opts.Store.Save(ctx, &snapshot); err != nil {
+		return fmt.Errorf("bunq: save API context: %w", err)
+	}
+	c.session.mu.Lock()
+	defer c.session.mu.Unlock()
+	if c.session.ctx == snapshot {
+		c.session.dirty = false
+	}
+	return nil
+}
+
+func (c *Client) resetInstallation() {
+	c.session.mu.Lock()
+	defer c.session.mu.Unlock()
+	c.session.ctx = APIContext{}
+	c.session.keys = nil
+	c.session.dirty = true
+}
+
+// establish creates whatever of installation, device and session is missing.
+func (c *Client) establish(ctx context.Context) error {
+	c.session.mu.Lock()
+	installed, device := c.session.keys != nil, c.session.ctx.DeviceID != 0
+	c.session.mu.Unlock()
+	if !installed {
+		if err := c.install(ctx); err != nil {
+			return err
+		}
+	}
+	if !device {
+		if err := c.registerDevice(ctx); err != nil {
+			return err
+		}
+	}
+	return c.openSession(ctx)
+}
+
+// install creates an installation with a fresh key.
+// POST /installation
+func (c *Client) install(ctx context.Context) error {
+	key, err := NewKey()
+	if err != nil {
+		return fmt.Errorf("bunq: make key: %w", err)
+	}
+	pub, err := PublicKeyPEM(&key.PublicKey)
+	if err != nil {
+		return err
+	}
+	body, _ := json.Marshal(map[string]string{"client_public_key": pub})
+	raw, err := c.send(ctx, request{method: http.MethodPost, path: "installation", endpoint: "installation",
+		body: body, bucket: http.MethodPost})
+	if err != nil {
+		return err
+	}
+	items, err := decodeResponse(raw, "installation", 3)
+	if err != nil {
+		return err
+	}
+	var token struct {
+		Token string `json:"token"`
+	}
+	var server struct {
+		Key string `json:"server_public_key"`
+	}
+	if err := items.field(1, "Token", &token); err != nil {
+		return err
+	}
+	if err := items.field(2, "ServerPublicKey", &server); err != nil {
+		return err
+	}
+	serverKey, err := ParsePublicKeyPEM(server.Key)
+	if err != nil {
+		return err
+	}
+	privatePEM, err := privateKeyPEM(key)
+	if err != nil {
+		return err
+	}
+	c.session.update(func(a *APIContext) {
+		*a = APIContext{PrivateKey: privatePEM, InstallationToken: token.Token, ServerPublicKey: server.Key}
+	})
+	c.session.mu.Lock()
+	c.session.keys = &keyPair{private: key, server: serverKey}
+	c.session.mu.Unlock()
+	return nil
+}
+
+func (c *Client) installation() (string, *keyPair) {
+	c.session.mu.Lock()
+	defer c.session.mu.Unlock()
+	return c.session.ctx.InstallationToken, c.session.keys
+}
+
+// registerDevice binds the API key to this installation.
+// POST /device-server
+func (c *Client) registerDevice(ctx context.Context) error {
+	token, keys := c.installation()
+	payload := map[string]any{"description": c.opts.Description, "secret": c.opts.APIKey}
+	if len(c.opts.PermittedIPs) > 0 {
+		payload["permitted_ips"] = c.opts.PermittedIPs
+	}
+	body, _ := json.Marshal(payload)
+	raw, err := c.send(ctx, request{method: http.MethodPost, path: "device-server", endpoint: "device-server",
+		body: body, token: token, sign: keys, bucket: http.MethodPost})
+	if err != nil {
+		return err
+	}
+	id, err := decodeID(raw, "device-server")
+	if err != nil {
+		return err
+	}
+	c.session.update(func(a *APIContext) { a.DeviceID = id })
+	return nil
+}
+
+// openSession opens a session with the installation token.
+// POST /session-server
+func (c *Client) openSession(ctx context.Context) error {
+	token, keys := c.installation()
+	body, _ := json.Marshal(map[string]string{"secret": c.opts.APIKey})
+	raw, err := c.send(ctx, request{method: http.MethodPost, path: "session-server", endpoint: "session-server",
+		body: body, token: token, sign: keys, bucket: bucketSessionServer})
+	if err != nil {
+		return err
+	}
+	s, err := decodeSession(raw)
+	if err != nil {
+		return err
+	}
+	expiry := c.opts.Now().Add(s.timeout)
+	c.session.update(func(a *APIContext) {
+		a.SessionID, a.SessionToken, a.SessionExpiry, a.UserID = s.id, s.token, expiry, s.userID
+	})
+	return nil
+}
+
+// call makes a session call. {userID} in path is the session's user. A rejected
+// session is replaced once and the call repeated.
+func (c *Client) call(ctx context.Context, method, path, endpoint string, body []byte) ([]byte, error) {
+	for retried := false; ; retried = true {
+		s, err := c.ensureSession(ctx)
+		if err != nil {
+			return nil, err
+		}
+		p := strings.ReplaceAll(path, "{userID}", strconv.FormatInt(s.userID, 10))
+		raw, err := c.send(ctx, request{method: method, path: p, endpoint: endpoint, body: body,
+			token: s.token, sign: s.keys, bucket: method})
+		if IsUnauthorized(err) && !retried {
+			c.invalidate(s.token)
+			continue
+		}
+		return raw, err
+	}
+}
+
+// UserID returns the bunq user the API key acts for, opening a session if needed.
+func (c *Client) UserID(ctx context.Context) (int64, error) {
+	s, err := c.ensureSession(ctx)
+	return s.userID, err
+}
