@@ -139,7 +139,10 @@ func decodePinPage(raw []byte) ([]CertificatePin, string, error) {
 		return pins, "", nil
 	}
 	next, err := relativePath(*env.Pagination.OlderURL)
-	return pins, next, err
+	if err != nil {
+		return nil, "", err
+	}
+	return pins, next, nil
 }
 
 // relativePath turns bunq's "/v1/user/1/certificate-pinned?older_id=5" into a path

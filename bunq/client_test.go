@@ -567,3 +567,29 @@ func TestErrorBodyEchoingASecretIsRedacted(t *testing.T) {
 		t.Fatalf("got %v, want the key redacted", err)
 	}
 }
+
+// BenchmarkPinRoundTrip measures one signed pin: request signing, the emulator's
+// verification and reply signing, and the client's verification, over loopback.
+func BenchmarkPinRoundTrip(b *testing.B) {
+	emu, err := bunqtest.New(bunqtest.Options{DisableRateLimits: true}, apiKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(emu)
+	defer srv.Close()
+	client, err := bunq.New(bunq.Options{BaseURL: srv.URL + "/v1", APIKey: apiKey, Limiter: unlimited()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	pems := chain("hooks.example.com", "Example Intermediate")
+	if _, err := client.UserID(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := client.PinCertificateChain(ctx, pems); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

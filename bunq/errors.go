@@ -173,24 +173,30 @@ func newReplyError(method, path string, status int, responseID, contentType stri
 
 // summarise describes a body that is not bunq JSON in one printable line.
 func summarise(contentType string, body []byte) string {
+	contentType = printable(contentType, 60)
 	if contentType == "" {
 		contentType = "no content type"
 	}
-	text := strings.Join(strings.FieldsFunc(stripTags(string(body)), unicode.IsSpace), " ")
-	text = strings.Map(func(r rune) rune {
-		if unicode.IsPrint(r) {
-			return r
-		}
-		return -1
-	}, text)
-	const max = 120
-	if len(text) > max {
-		text = text[:max] + "…"
-	}
+	text := printable(stripTags(string(body)), 120)
 	if text == "" {
 		return fmt.Sprintf("unexpected reply (%s, %d bytes)", contentType, len(body))
 	}
 	return fmt.Sprintf("unexpected reply (%s, %d bytes): %s", contentType, len(body), text)
+}
+
+// printable folds white space, drops what a terminal would not show, and cuts at max bytes.
+func printable(s string, max int) string {
+	s = strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " ")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return -1
+	}, s)
+	if len(s) > max {
+		s = strings.ToValidUTF8(s[:max], "") + "…"
+	}
+	return s
 }
 
 func stripTags(s string) string {

@@ -1,0 +1,141 @@
+/*
+Copyright 2026 The bunq-pinning-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package bunq
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestLimiterKeepsTheWindow(t *testing.T) {
+	t.Parallel()
+	rate := Rate{Calls: 3, Per: 100 * time.Millisecond}
+	l := NewLimiter(Limits{GET: rate}, false)
+	var mu sync.Mutex
+	var starts, ends []time.Time
+	var wg sync.WaitGroup
+	for range 9 {
+		wg.Go(func() {
+			release, err := l.acquire(context.Background(), "h", "GET")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			starts = append(starts, time.Now())
+			mu.Unlock()
+			time.Sleep(5 * time.Millisecond) // the call in flight
+			mu.Lock()
+			ends = append(ends, time.Now())
+			mu.Unlock()
+			release()
+		})
+	}
+	wg.Wait()
+	// A call may start only once the call three before it has been done for a window.
+	for i := 3; i < len(starts); i++ {
+		if gap := starts[i].Sub(ends[i-3]); gap < rate.Per {
+			t.Errorf("call %d started %s after call %d finished, want at least %s", i, gap, i-3, rate.Per)
+		}
+	}
+}
+
+func TestLimiterHostsAndMethodsAreSeparate(t *testing.T) {
+	t.Parallel()
+	l := NewLimiter(Limits{GET: Rate{1, time.Hour}, POST: Rate{1, time.Hour}}, false)
+	for _, k := range [][2]string{{"a", "GET"}, {"b", "GET"}, {"a", "POST"}} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		release, err := l.acquire(ctx, k[0], k[1])
+		cancel()
+		if err != nil {
+			t.Fatalf("%v: %v", k, err)
+		}
+		release()
+	}
+}
+
+func TestLimiterStartsFull(t *testing.T) {
+	t.Parallel()
+	full := NewLimiter(Limits{POST: Rate{5, time.Hour}, SessionServer: Rate{1, time.Hour}}, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := full.acquire(ctx, "h", "POST"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("first POST of a restarted process: %v, want to wait for the window", err)
+	}
+	release, err := full.acquire(context.Background(), "h", bucketSessionServer)
+	if err != nil {
+		t.Fatalf("session-server starts empty: %v", err)
+	}
+	release()
+}
+
+func TestLimiterServesHigherPriorityFirst(t *testing.T) {
+	t.Parallel()
+	l := NewLimiter(Limits{POST: Rate{1, 30 * time.Millisecond}}, false)
+	release, _ := l.acquire(context.Background(), "h", "POST")
+	order := make(chan Priority, 4)
+	var wg sync.WaitGroup
+	start := func(p Priority) {
+		wg.Go(func() {
+			r, err := l.acquire(WithPriority(context.Background(), p), "h", "POST")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			order <- p
+			r()
+		})
+	}
+	start(PriorityLow)
+	start(PriorityNormal)
+	time.Sleep(10 * time.Millisecond) // both queued before the urgent one arrives
+	start(PriorityHigh)
+	time.Sleep(10 * time.Millisecond)
+	release()
+	wg.Wait()
+	close(order)
+	var got []Priority
+	for p := range order {
+		got = append(got, p)
+	}
+	want := []Priority{PriorityHigh, PriorityNormal, PriorityLow}
+	for i := range want {
+		if i >= len(got) || got[i] != want[i] {
+			t.Fatalf("served %v, want %v", got, want)
+		}
+	}
+}
+
+func TestLimiterCancelledWaiterLeavesTheQueue(t *testing.T) {
+	t.Parallel()
+	l := NewLimiter(Limits{GET: Rate{1, 20 * time.Millisecond}}, false)
+	release, _ := l.acquire(context.Background(), "h", "GET")
+	ctx, cancel := context.WithCancel(WithPriority(context.Background(), PriorityHigh))
+	cancel()
+	if _, err := l.acquire(ctx, "h", "GET"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled waiter: %v", err)
+	}
+	release()
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	if _, err := l.acquire(ctx2, "h", "GET"); err != nil {
+		t.Fatalf("the queue is stuck behind a cancelled waiter: %v", err)
+	}
+}
