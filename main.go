@@ -18,18 +18,25 @@ limitations under the License.
 package main
 
 import (
+	"crypto/tls"
 	"flag"
 	"os"
+	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	bunqv1alpha1 "github.com/pinq-dev/bunq-pinning-operator/api/v1alpha1"
+	"github.com/pinq-dev/bunq-pinning-operator/bunq"
+	"github.com/pinq-dev/bunq-pinning-operator/controllers"
 )
 
 var (
@@ -45,39 +52,113 @@ func init() {
 	utilruntime.Must(bunqv1alpha1.AddToScheme(scheme))
 }
 
-func main() {
-	var metricsAddr, probeAddr string
-	var enableLeaderElection bool
-	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to. Use :8443 for HTTPS or :8080 for HTTP, or 0 to disable it.")
-	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to.")
-	flag.BoolVar(&enableLeaderElection, "leader-elect", false, "Enable leader election, so that only one manager is active.")
+// config holds the flags of design.md.
+type config struct {
+	productionURL, sandboxURL string
+	contextNamespace          string
+	resyncPeriod              time.Duration
+	permittedIPs              string
+	maxConcurrent             int
+	metricsAddr, probeAddr    string
+	secureMetrics             bool
+	leaderElect               bool
+}
+
+func parseFlags() (config, zap.Options) {
+	var c config
+	flag.StringVar(&c.productionURL, "bunq-production-url", "https://api.bunq.com/v1", "bunq production API root.")
+	flag.StringVar(&c.sandboxURL, "bunq-sandbox-url", "https://public-api.sandbox.bunq.com/v1", "bunq sandbox API root.")
+	flag.StringVar(&c.contextNamespace, "context-namespace", defaultNamespace(), "Namespace of the Secrets that hold bunq API contexts.")
+	flag.DurationVar(&c.resyncPeriod, "resync-period", controllers.DefaultResyncPeriod, "How often pins are read back from bunq.")
+	flag.StringVar(&c.permittedIPs, "permitted-ips", "", "Comma-separated IPs sent at device registration; '*' makes a wildcard key; empty binds the key to the caller's IP.")
+	flag.IntVar(&c.maxConcurrent, "max-concurrent-reconciles", 4, "Resources reconciled at once.")
+	flag.StringVar(&c.metricsAddr, "metrics-bind-address", "0", "Metrics endpoint address: :8443 for HTTPS, :8080 for HTTP, 0 to disable.")
+	flag.BoolVar(&c.secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with authentication and authorization.")
+	flag.StringVar(&c.probeAddr, "health-probe-bind-address", ":8081", "Health probe endpoint address.")
+	flag.BoolVar(&c.leaderElect, "leader-elect", false, "Enable leader election, so that only one manager is active.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	return c, opts
+}
 
+// defaultNamespace is the pod's namespace when it runs in a cluster.
+func defaultNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	if data, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil {
+		return strings.TrimSpace(string(data))
+	}
+	return "bunq-pinning-system"
+}
+
+func main() {
+	c, zapOpts := parseFlags()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	if err := run(c); err != nil {
+		setupLog.Error(err, "manager stopped")
+		os.Exit(1)
+	}
+}
+
+func run(c config) error {
+	metricsOpts := metricsserver.Options{BindAddress: c.metricsAddr, SecureServing: c.secureMetrics,
+		TLSOpts: []func(*tls.Config){func(t *tls.Config) { t.NextProtos = []string{"http/1.1"} }}}
+	if c.secureMetrics {
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
-		HealthProbeBindAddress: probeAddr,
-		LeaderElection:         enableLeaderElection,
+		Metrics:                metricsOpts,
+		HealthProbeBindAddress: c.probeAddr,
+		LeaderElection:         c.leaderElect,
 		LeaderElectionID:       "bunq-pinning-operator.pinq.dev",
+		// Managed fields are dead weight in the cache.
+		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 	})
 	if err != nil {
-		setupLog.Error(err, "unable to create manager")
-		os.Exit(1)
+		return err
+	}
+	r := &controllers.BunqPinnedCertificateReconciler{
+		Client:           mgr.GetClient(),
+		APIReader:        mgr.GetAPIReader(),
+		Recorder:         mgr.GetEventRecorder("bunq-pinning-operator"),
+		NewClient:        clientFactory(c),
+		ContextNamespace: c.contextNamespace,
+		ResyncPeriod:     c.resyncPeriod,
+	}
+	if err := r.SetupWithManager(mgr, c.maxConcurrent); err != nil {
+		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		setupLog.Error(err, "unable to set up health check")
-		os.Exit(1)
+		return err
 	}
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
-		setupLog.Error(err, "unable to set up ready check")
-		os.Exit(1)
+		return err
 	}
-	setupLog.Info("starting manager", "version", version)
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
-		setupLog.Error(err, "problem running manager")
-		os.Exit(1)
+	setupLog.Info("starting manager", "version", version, "contextNamespace", c.contextNamespace, "resyncPeriod", c.resyncPeriod)
+	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// clientFactory is the one place that builds bunq clients. They share one
+// limiter: bunq counts calls per IP, whatever the API key.
+func clientFactory(c config) controllers.ClientFactory {
+	limiter := bunq.SharedLimiter()
+	var ips []string
+	for _, ip := range strings.Split(c.permittedIPs, ",") {
+		if ip = strings.TrimSpace(ip); ip != "" {
+			ips = append(ips, ip)
+		}
+	}
+	return func(env bunqv1alpha1.Environment, apiKey string, store bunq.ContextStore) (controllers.BunqClient, error) {
+		base := c.productionURL
+		if env == bunqv1alpha1.EnvironmentSandbox {
+			base = c.sandboxURL
+		}
+		return bunq.New(bunq.Options{
+			BaseURL: base, APIKey: apiKey, Store: store, PermittedIPs: ips, Limiter: limiter,
+			UserAgent: "bunq-pinning-operator/" + version, Observe: controllers.ObserveBunqCall,
+		})
 	}
 }

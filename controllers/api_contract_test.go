@@ -157,9 +157,16 @@ var _ = Describe("The BunqPinnedCertificate API", func() {
 			Spec:       validSpec(),
 		}
 		Expect(k8sClient.Create(ctx, obj)).To(Succeed())
-		obj.Status.PinnedCertificateID = 42
-		obj.Spec.Suspend = true
-		Expect(k8sClient.Status().Update(ctx, obj)).To(Succeed())
+		// The controller writes status too: retry on conflicts.
+		Eventually(func() error {
+			cur := &bunqv1alpha1.BunqPinnedCertificate{}
+			if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), cur); err != nil {
+				return err
+			}
+			cur.Status.PinnedCertificateID = 42
+			cur.Spec.Suspend = true
+			return k8sClient.Status().Update(ctx, cur)
+		}).Should(Succeed())
 
 		got := &bunqv1alpha1.BunqPinnedCertificate{}
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), got)).To(Succeed())

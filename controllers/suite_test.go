@@ -18,22 +18,32 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	bunqv1alpha1 "github.com/pinq-dev/bunq-pinning-operator/api/v1alpha1"
+	"github.com/pinq-dev/bunq-pinning-operator/bunq"
 )
 
 // envtestK8sVersion must match ENVTEST_K8S_VERSION in the Makefile.
@@ -45,7 +55,15 @@ var (
 	testEnv   *envtest.Environment
 	ctx       context.Context
 	cancel    context.CancelFunc
+
+	// bunqURLs routes each test's API key to that test's emulator.
+	bunqURLs sync.Map
+	// clockOffset moves the reconciler's clock forward, to reach resyncs and retirements.
+	clockOffset atomic.Int64
 )
+
+// contextNamespace holds the API context Secrets in the tests.
+const contextNamespace = "bunq-pinning-system"
 
 func TestControllers(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -71,7 +89,48 @@ var _ = BeforeSuite(func() {
 
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme.Scheme})
 	Expect(err).NotTo(HaveOccurred())
+	startManager()
 })
+
+// startManager runs the controller as main does, with bunq clients pointed at
+// the emulator of the API key's test.
+func startManager() {
+	Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: contextNamespace}})).To(Succeed())
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme.Scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache:                  cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+	})
+	Expect(err).NotTo(HaveOccurred())
+	r := &BunqPinnedCertificateReconciler{
+		Client:           mgr.GetClient(),
+		APIReader:        mgr.GetAPIReader(),
+		Recorder:         mgr.GetEventRecorder("bunq-pinning-operator"),
+		NewClient:        testClientFactory,
+		ContextNamespace: contextNamespace,
+		ResyncPeriod:     time.Hour,
+		Now:              testNow,
+	}
+	Expect(r.SetupWithManager(mgr, 4)).To(Succeed())
+	go func() {
+		defer GinkgoRecover()
+		Expect(mgr.Start(ctx)).To(Succeed())
+	}()
+}
+
+func testClientFactory(env bunqv1alpha1.Environment, apiKey string, store bunq.ContextStore) (BunqClient, error) {
+	url, ok := bunqURLs.Load(apiKey)
+	if !ok {
+		return nil, fmt.Errorf("no emulator for this API key")
+	}
+	return bunq.New(bunq.Options{
+		BaseURL: url.(string), APIKey: apiKey, Store: store,
+		Limiter: bunq.NewLimiter(bunq.Limits{}, false),
+		Backoff: bunq.Backoff{Attempts: 3, Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond},
+		Now:     testNow,
+	})
+}
 
 var _ = AfterSuite(func() {
 	cancel()

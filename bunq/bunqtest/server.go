@@ -162,7 +162,7 @@ func New(opts Options, apiKeys ...string) (*Server, error) {
 	}
 	s := &Server{
 		opts: opts, limits: limits.Scaled(opts.TimeScale), serverKey: key, serverPEM: pemKey,
-		nextID: 1000, keys: map[string]*apiKey{}, installations: map[string]*installation{},
+		nextID: firstID(), keys: map[string]*apiKey{}, installations: map[string]*installation{},
 		sessions: map[string]*session{}, pins: map[int64]*pin{}, windows: map[string][]time.Time{},
 		counts: map[string]int{},
 	}
@@ -180,6 +180,14 @@ func (s *Server) AddAPIKey(secret string, u UserOptions) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.keys[secret] = &apiKey{secret: secret, userID: s.newID(), userType: u.Type, ips: map[string]bool{}}
+}
+
+// firstID starts ids at a random point, as bunq's ids are global: two
+// emulators in one test never hand out the same user or pin id.
+func firstID() int64 {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return 1_000_000 + int64(b[0])<<24 + int64(b[1])<<16 + int64(b[2])<<8 + int64(b[3])
 }
 
 func (s *Server) newID() int64 {

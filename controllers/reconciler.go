@@ -1,0 +1,256 @@
+/*
+Copyright 2026 The bunq-pinning-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	bunqv1alpha1 "github.com/pinq-dev/bunq-pinning-operator/api/v1alpha1"
+)
+
+// Finalizer unpins a resource's chains on bunq before it goes.
+const Finalizer = "bunq.pinq.dev/unpin"
+
+// Defaults of optional spec fields; the CRD has none so GitOps tools see no drift.
+const (
+	defaultAPIKeyKey         = "api-key"
+	defaultRetainPreviousFor = 5 * time.Minute
+	DefaultResyncPeriod      = time.Hour
+)
+
+// BunqPinnedCertificateReconciler keeps a Secret's chain pinned on bunq.
+type BunqPinnedCertificateReconciler struct {
+	client.Client
+	// APIReader reads Secrets live: the cache holds their metadata only.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	// NewClient builds a bunq client per API context.
+	NewClient ClientFactory
+	// ContextNamespace holds the API context Secrets.
+	ContextNamespace string
+	// ResyncPeriod is how often pins are read back from bunq.
+	ResyncPeriod time.Duration
+	// Now is the clock; defaults to time.Now.
+	Now func() time.Time
+
+	accounts *accounts
+}
+
+// +kubebuilder:rbac:groups=bunq.pinq.dev,resources=bunqpinnedcertificates,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=bunq.pinq.dev,resources=bunqpinnedcertificates/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=bunq.pinq.dev,resources=bunqpinnedcertificates/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",namespace=bunq-pinning-system,resources=secrets,verbs=create;update;patch
+
+// Reconcile brings bunq's pins in line with one resource's Secret.
+func (r *BunqPinnedCertificateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, err error) {
+	obj := &bunqv1alpha1.BunqPinnedCertificate{}
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	p := &pass{r: r, obj: obj, orig: obj.DeepCopy(), log: logf.FromContext(ctx), now: r.now()}
+	defer func() {
+		err = errors.Join(err, p.writeStatus(ctx))
+		if errors.Is(err, errConflict) {
+			res, err = ctrl.Result{RequeueAfter: requeueConflict}, nil
+		}
+	}()
+
+	if !obj.DeletionTimestamp.IsZero() {
+		return p.finalize(ctx)
+	}
+	if err := r.ensureFinalizer(ctx, obj); err != nil {
+		return ctrl.Result{}, err
+	}
+	p.orig = obj.DeepCopy() // the finalizer patch moved the resourceVersion on
+	if obj.Spec.Suspend {
+		p.log.V(1).Info("suspended: no bunq calls")
+		p.report(metav1.ConditionFalse, bunqv1alpha1.ReasonSuspended, "spec.suspend is true: bunq is not called; existing pins stay as they are")
+		return ctrl.Result{}, nil
+	}
+	return p.sync(ctx)
+}
+
+func (r *BunqPinnedCertificateReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *BunqPinnedCertificateReconciler) resyncPeriod() time.Duration {
+	if r.ResyncPeriod > 0 {
+		return r.ResyncPeriod
+	}
+	return DefaultResyncPeriod
+}
+
+func (r *BunqPinnedCertificateReconciler) ensureFinalizer(ctx context.Context, obj *bunqv1alpha1.BunqPinnedCertificate) error {
+	if controllerutil.ContainsFinalizer(obj, Finalizer) {
+		return nil
+	}
+	base := obj.DeepCopy()
+	controllerutil.AddFinalizer(obj, Finalizer)
+	return r.Patch(ctx, obj, client.MergeFrom(base))
+}
+
+// sync is the steady path: load → parse → pin or rotate → check drift → retire → report.
+func (p *pass) sync(ctx context.Context) (ctrl.Result, error) {
+	secret, err := p.loadSecret(ctx, p.obj.Spec.SecretName)
+	if err != nil {
+		return p.fail(err)
+	}
+	c, err := chainFromSecret(secret.Data, p.obj.Spec.Chain, p.now)
+	if err != nil {
+		return p.fail(err)
+	}
+	acc, err := p.account(ctx)
+	if err != nil {
+		return p.fail(err)
+	}
+	if p.mayWrite(c) {
+		if err := p.ensureFresh(ctx); err != nil {
+			return p.fail(err)
+		}
+	}
+	if p.obj.Status.Pending != "" {
+		if err := p.recoverPending(ctx, acc, c); err != nil {
+			return p.fail(err)
+		}
+	}
+	st := &p.obj.Status
+	switch {
+	case st.PinnedCertificateID == 0 || st.Fingerprint != c.fingerprint:
+		err = p.pin(ctx, acc, c)
+	case p.resyncDue():
+		err = p.checkDrift(ctx, acc, c)
+	}
+	if err != nil {
+		return p.fail(err)
+	}
+	if err := p.retire(ctx, acc); err != nil {
+		return p.fail(err)
+	}
+	certificateNotAfter.WithLabelValues(p.obj.Namespace, p.obj.Name).Set(float64(c.certs[0].NotAfter.Unix()))
+	p.report(metav1.ConditionTrue, bunqv1alpha1.ReasonPinned,
+		"chain "+c.fingerprint+" is pinned on bunq as id "+itoa(st.PinnedCertificateID))
+	return ctrl.Result{RequeueAfter: p.nextWake()}, nil
+}
+
+// mayWrite says whether this pass may pin or unpin.
+func (p *pass) mayWrite(c *chain) bool {
+	st := p.obj.Status
+	if st.Pending != "" || st.PinnedCertificateID == 0 || st.Fingerprint != c.fingerprint || p.resyncDue() {
+		return true
+	}
+	for _, prev := range st.Previous {
+		if !p.now.Before(prev.RetireAfter.Time) {
+			return true
+		}
+	}
+	return false
+}
+
+// ensureFresh checks the resource against the API server before bunq is changed:
+// a pass that started from a stale cache could pin a chain twice or unpin one
+// that a newer status refers to.
+func (p *pass) ensureFresh(ctx context.Context) error {
+	live := &bunqv1alpha1.BunqPinnedCertificate{}
+	if err := p.r.APIReader.Get(ctx, client.ObjectKeyFromObject(p.obj), live); err != nil {
+		return err
+	}
+	if live.ResourceVersion != p.obj.ResourceVersion {
+		return errConflict
+	}
+	return nil
+}
+
+func (p *pass) loadSecret(ctx context.Context, name string) (*corev1.Secret, error) {
+	secret := &corev1.Secret{}
+	err := p.r.APIReader.Get(ctx, types.NamespacedName{Namespace: p.obj.Namespace, Name: name}, secret)
+	if apierrors.IsNotFound(err) {
+		reason := bunqv1alpha1.ReasonSecretNotFound
+		if name != p.obj.Spec.SecretName {
+			reason = bunqv1alpha1.ReasonAPIKeyNotFound
+		}
+		return nil, &missingError{reason: reason, msg: "Secret " + p.obj.Namespace + "/" + name + " does not exist"}
+	}
+	return secret, err
+}
+
+// account returns the API context of the resource's key; the key is read live
+// and never stored or logged.
+func (p *pass) account(ctx context.Context) (*account, error) {
+	ref := p.obj.Spec.APIKeySecretRef
+	key := ref.Key
+	if key == "" {
+		key = defaultAPIKeyKey
+	}
+	secret, err := p.loadSecret(ctx, ref.Name)
+	if err != nil {
+		var me *missingError
+		if errors.As(err, &me) {
+			me.reason = bunqv1alpha1.ReasonAPIKeyNotFound
+		}
+		return nil, err
+	}
+	apiKey := string(secret.Data[key])
+	if apiKey == "" {
+		return nil, &missingError{reason: bunqv1alpha1.ReasonAPIKeyNotFound,
+			msg: "Secret " + p.obj.Namespace + "/" + ref.Name + " has no key " + key + " or it is empty"}
+	}
+	return p.r.accounts.get(p.obj.Spec.Environment, apiKey)
+}
+
+func (p *pass) retainPreviousFor() time.Duration {
+	if d := p.obj.Spec.RetainPreviousFor; d != nil {
+		return d.Duration
+	}
+	return defaultRetainPreviousFor
+}
+
+func (p *pass) resyncDue() bool {
+	last := p.obj.Status.LastSyncTime
+	return last == nil || !p.now.Before(last.Add(p.r.resyncPeriod()))
+}
+
+// nextWake is when the resource next needs bunq: its resync or a retirement.
+func (p *pass) nextWake() time.Duration {
+	next := p.obj.Status.LastSyncTime.Add(p.r.resyncPeriod())
+	for _, prev := range p.obj.Status.Previous {
+		if prev.RetireAfter.Time.Before(next) {
+			next = prev.RetireAfter.Time
+		}
+	}
+	return max(next.Sub(p.now), time.Second)
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,83 @@
+/*
+Copyright 2026 The bunq-pinning-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	bunqv1alpha1 "github.com/pinq-dev/bunq-pinning-operator/api/v1alpha1"
+)
+
+// Field indexes from a resource to the Secrets it names.
+const (
+	indexSecretName = "spec.secretName"
+	indexAPIKeyName = "spec.apiKeySecretRef.name"
+)
+
+// SetupWithManager registers the controller. Secrets are watched as metadata
+// only and mapped to the resources naming them through field indexes, so
+// neither memory nor work grows with unrelated Secrets.
+func (r *BunqPinnedCertificateReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error {
+	ctx := context.Background()
+	indexer := mgr.GetFieldIndexer()
+	if err := indexer.IndexField(ctx, &bunqv1alpha1.BunqPinnedCertificate{}, indexSecretName, func(o client.Object) []string {
+		return []string{o.(*bunqv1alpha1.BunqPinnedCertificate).Spec.SecretName}
+	}); err != nil {
+		return err
+	}
+	if err := indexer.IndexField(ctx, &bunqv1alpha1.BunqPinnedCertificate{}, indexAPIKeyName, func(o client.Object) []string {
+		return []string{o.(*bunqv1alpha1.BunqPinnedCertificate).Spec.APIKeySecretRef.Name}
+	}); err != nil {
+		return err
+	}
+	r.accounts = &accounts{newClient: r.NewClient, reader: r.APIReader, writer: r.Client, namespace: r.ContextNamespace}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&bunqv1alpha1.BunqPinnedCertificate{}).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.resourcesForSecret)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(maxConcurrent, 1)}).
+		Named("bunqpinnedcertificate").
+		Complete(r)
+}
+
+// resourcesForSecret maps a Secret to the resources that name it, as TLS Secret
+// or as API key Secret.
+func (r *BunqPinnedCertificateReconciler) resourcesForSecret(ctx context.Context, secret client.Object) []reconcile.Request {
+	var requests []reconcile.Request
+	seen := map[string]bool{}
+	for _, index := range []string{indexSecretName, indexAPIKeyName} {
+		list := &bunqv1alpha1.BunqPinnedCertificateList{}
+		if err := r.List(ctx, list, client.InNamespace(secret.GetNamespace()), client.MatchingFields{index: secret.GetName()}); err != nil {
+			logf.FromContext(ctx).Error(err, "cannot map a Secret to its resources", "secret", secret.GetName())
+			continue
+		}
+		for _, item := range list.Items {
+			if !seen[item.Name] {
+				seen[item.Name] = true
+				requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&item)})
+			}
+		}
+	}
+	return requests
+}

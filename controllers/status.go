@@ -1,0 +1,177 @@
+/*
+Copyright 2026 The bunq-pinning-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	bunqv1alpha1 "github.com/pinq-dev/bunq-pinning-operator/api/v1alpha1"
+	"github.com/pinq-dev/bunq-pinning-operator/bunq"
+)
+
+// Requeue delays for problems that retrying soon will not fix.
+const (
+	requeueRateLimited = 10 * time.Second
+	requeueCredentials = 5 * time.Minute
+	requeueConflict    = 200 * time.Millisecond
+)
+
+// errConflict says the cached resource was stale when its status was written.
+var errConflict = errors.New("resource changed while it was reconciled")
+
+// pass is one reconcile of one resource: the object as read, the object being
+// changed, and what the pass has decided.
+type pass struct {
+	r         *BunqPinnedCertificateReconciler
+	obj       *bunqv1alpha1.BunqPinnedCertificate
+	orig      *bunqv1alpha1.BunqPinnedCertificate
+	log       logr.Logger
+	now       time.Time
+	gone      bool // the object was released for deletion; nothing to write
+	announced bool // a pin event was emitted; Ready=True needs no event of its own
+}
+
+// report sets Ready through one door: it stamps observedGeneration, keeps
+// lastTransitionTime when the status does not flip, and emits an event and a
+// log line when the condition changes.
+func (p *pass) report(status metav1.ConditionStatus, reason, message string) {
+	cond := metav1.Condition{Type: bunqv1alpha1.ConditionReady, Status: status, Reason: reason,
+		Message: message, ObservedGeneration: p.obj.Generation}
+	p.obj.Status.ObservedGeneration = p.obj.Generation
+	old := meta.FindStatusCondition(p.obj.Status.Conditions, bunqv1alpha1.ConditionReady)
+	changed := old == nil || old.Status != status || old.Reason != reason || old.Message != message
+	meta.SetStatusCondition(&p.obj.Status.Conditions, cond)
+	if !changed {
+		return
+	}
+	p.log.Info("ready condition changed", "status", status, "reason", reason, "message", message)
+	if status == metav1.ConditionTrue && p.announced {
+		return
+	}
+	eventType := corev1.EventTypeNormal
+	if status == metav1.ConditionFalse && !progressing(reason) {
+		eventType = corev1.EventTypeWarning
+		syncErrors.WithLabelValues(reason).Inc()
+	}
+	p.event(eventType, reason, message)
+}
+
+func progressing(reason string) bool {
+	return reason == bunqv1alpha1.ReasonPinning || reason == bunqv1alpha1.ReasonTemporaryCertificate ||
+		reason == bunqv1alpha1.ReasonSuspended
+}
+
+func (p *pass) event(eventType, reason, message string) {
+	if p.r.Recorder != nil {
+		p.r.Recorder.Eventf(p.obj, nil, eventType, reason, "Reconcile", "%s", message)
+	}
+}
+
+// writeStatus saves the status when this pass changed it. The write is
+// conditional on the resourceVersion read: a pass that started from a stale
+// cache must not undo what a newer one recorded.
+func (p *pass) writeStatus(ctx context.Context) error {
+	if p.gone || equality.Semantic.DeepEqual(p.orig.Status, p.obj.Status) {
+		return nil
+	}
+	patch := client.MergeFromWithOptions(p.orig, client.MergeFromWithOptimisticLock{})
+	if err := p.r.Status().Patch(ctx, p.obj, patch); err != nil {
+		if apierrors.IsConflict(err) {
+			return errConflict
+		}
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("write status: %w", err)
+	}
+	p.orig = p.obj.DeepCopy()
+	return nil
+}
+
+// fail records why a pass stopped and says how to go on.
+func (p *pass) fail(err error) (ctrl.Result, error) {
+	reason, message := classify(err)
+	p.report(metav1.ConditionFalse, reason, message)
+	var ce *chainError
+	switch {
+	case errors.Is(err, errConflict):
+		return ctrl.Result{RequeueAfter: requeueConflict}, nil
+	case errors.As(err, &ce):
+		if !ce.retryAt.IsZero() {
+			return ctrl.Result{RequeueAfter: ce.retryAt.Sub(p.now)}, nil
+		}
+		if ce.reason == bunqv1alpha1.ReasonTemporaryCertificate {
+			return ctrl.Result{}, nil // cert-manager writes the real one soon; the watch sees it
+		}
+		return ctrl.Result{}, reconcile.TerminalError(err)
+	case reason == bunqv1alpha1.ReasonSecretNotFound || reason == bunqv1alpha1.ReasonAPIKeyNotFound:
+		return ctrl.Result{}, nil // the Secret watch brings the resource back when it appears
+	case reason == bunqv1alpha1.ReasonRateLimited:
+		return ctrl.Result{RequeueAfter: requeueRateLimited}, nil
+	case reason == bunqv1alpha1.ReasonUnauthorized || reason == bunqv1alpha1.ReasonIPNotPermitted:
+		return ctrl.Result{RequeueAfter: requeueCredentials}, nil
+	}
+	return ctrl.Result{}, err
+}
+
+// missingError is a referenced Secret or key that does not exist.
+type missingError struct {
+	reason string
+	msg    string
+}
+
+func (e *missingError) Error() string { return e.msg }
+
+// classify maps an error to a Ready reason and a message a person can act on.
+func classify(err error) (reason, message string) {
+	var ce *chainError
+	var me *missingError
+	switch {
+	case errors.As(err, &ce):
+		return ce.reason, ce.msg
+	case errors.As(err, &me):
+		return me.reason, me.msg
+	case errors.Is(err, errConflict):
+		return bunqv1alpha1.ReasonPinning, "the resource changed during the sync; syncing again"
+	case bunq.IsIPNotPermitted(err):
+		return bunqv1alpha1.ReasonIPNotPermitted, err.Error() + ". bunq binds a standard API key to the IPs " +
+			"registered with it: add the operator's egress IP to the key (--permitted-ips), use a wildcard " +
+			"key (--permitted-ips='*'), or check that the API key is right"
+	case bunq.IsUnauthorized(err):
+		return bunqv1alpha1.ReasonUnauthorized, err.Error() + ". bunq rejected the session twice; check that the API key is active"
+	case bunq.IsRateLimited(err):
+		return bunqv1alpha1.ReasonRateLimited, err.Error() + "; retrying, the current pin stays in place"
+	case bunq.IsSignatureInvalid(err):
+		return bunqv1alpha1.ReasonSignatureInvalid, err.Error() + "; if this persists, something between the operator and bunq alters traffic"
+	case bunq.IsUnavailable(err), errors.Is(err, context.DeadlineExceeded):
+		return bunqv1alpha1.ReasonBunqUnavailable, err.Error() + "; retrying, the current pin stays in place"
+	}
+	return bunqv1alpha1.ReasonBunqError, err.Error()
+}
