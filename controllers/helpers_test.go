@@ -99,7 +99,9 @@ func (w *world) resource(name string, mutate ...func(*bunqv1alpha1.BunqPinnedCer
 		},
 	}
 	for _, m := range mutate {
-		m(&obj.Spec)
+		if m != nil {
+			m(&obj.Spec)
+		}
 	}
 	Expect(k8sClient.Create(ctx, obj)).To(Succeed())
 	return obj
