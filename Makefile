@@ -59,6 +59,14 @@ test: verify-generated fmt vet envtest ## Run every test against a real API serv
 build: ## Build the manager binary.
 	go build -ldflags "$(LDFLAGS)" -o bin/manager .
 
+.PHONY: emulator
+emulator: ## Build the bunq emulator command.
+	go build -o bin/bunq-emulator ./hack/bunq-emulator
+
+.PHONY: demo
+demo: envtest build emulator ## The main job: local control plane + bunq emulator + operator; pin, renew, delete. DEMO_KEEP=1 keeps it running.
+	go run ./hack/demo
+
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager from your host against the current kubeconfig.
 	go run -ldflags "$(LDFLAGS)" . $(ARGS)

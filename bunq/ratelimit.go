@@ -103,6 +103,7 @@ func priorityOf(ctx context.Context) Priority {
 type Limiter struct {
 	limits    Limits
 	startFull bool
+	started   time.Time
 
 	mu      sync.Mutex
 	windows map[string]*window
@@ -113,7 +114,7 @@ type Limiter struct {
 // calls. The session-server window always starts empty: a restart reuses the
 // stored session, and a first session should not wait 30 s.
 func NewLimiter(limits Limits, startFull bool) *Limiter {
-	return &Limiter{limits: limits, startFull: startFull, windows: map[string]*window{}}
+	return &Limiter{limits: limits, startFull: startFull, started: time.Now(), windows: map[string]*window{}}
 }
 
 func (l *Limiter) window(host, bucket string) *window {
@@ -124,9 +125,9 @@ func (l *Limiter) window(host, bucket string) *window {
 	if !ok {
 		w = &window{rate: l.limits.rate(bucket), changed: make(chan struct{})}
 		if l.startFull && bucket != bucketSessionServer {
-			now := time.Now()
+			// Full as of the process start, not of the first call.
 			for range w.rate.Calls {
-				w.done = append(w.done, now)
+				w.done = append(w.done, l.started)
 			}
 		}
 		l.windows[key] = w

@@ -84,6 +84,15 @@ func TestLimiterStartsFull(t *testing.T) {
 		t.Fatalf("session-server starts empty: %v", err)
 	}
 	release()
+
+	// The window is full as of the limiter's start, not of a method's first use.
+	early := NewLimiter(Limits{DELETE: Rate{5, 50 * time.Millisecond}}, true)
+	time.Sleep(60 * time.Millisecond)
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Millisecond)
+	defer cancel2()
+	if _, err := early.acquire(ctx2, "h", "DELETE"); err != nil {
+		t.Fatalf("first DELETE a window after the start: %v, want no wait", err)
+	}
 }
 
 func TestLimiterServesHigherPriorityFirst(t *testing.T) {

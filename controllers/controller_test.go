@@ -21,6 +21,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -49,6 +50,10 @@ var _ = Describe("Pinning and rotation", func() {
 		Expect(got.Finalizers).To(ContainElement(Finalizer))
 		Expect(ready(got).Status).To(Equal(metav1.ConditionTrue))
 		w.waitEvent(obj, "Pinned")
+
+		Expect(testutil.ToFloat64(certificateNotAfter.WithLabelValues(w.ns, "hooks"))).
+			To(Equal(float64(got.Status.Certificate.NotAfter.Unix())))
+		Expect(testutil.ToFloat64(apiRequests.WithLabelValues("POST", bunqtest.EndpointPins, "200"))).To(BeNumerically(">=", 1))
 	})
 
 	It("pins the new chain first on renewal and retires the old one after the overlap", func() {
@@ -88,7 +93,7 @@ var _ = Describe("Pinning and rotation", func() {
 	It("makes no bunq call for Secret changes that keep the chain, nor in steady state", func() {
 		crt := w.issue("hooks-tls", "hooks.example.com")
 		obj := w.resource("hooks")
-		waitPinned(obj, crt)
+		pinned := waitPinned(obj, crt)
 		Eventually(w.calls).WithTimeout(2 * time.Second).Should(BeNumerically(">", 0))
 		time.Sleep(200 * time.Millisecond)
 		before := w.calls()
@@ -103,6 +108,11 @@ var _ = Describe("Pinning and rotation", func() {
 		Expect(k8sClient.Update(ctx, s)).To(Succeed())
 
 		Consistently(w.calls).WithTimeout(1500 * time.Millisecond).Should(Equal(before))
+
+		// Status is not rewritten and the condition keeps its transition time.
+		after := get(obj)
+		Expect(ready(after).LastTransitionTime).To(Equal(ready(pinned).LastTransitionTime))
+		Expect(after.Status.LastSyncTime).To(Equal(pinned.Status.LastSyncTime))
 	})
 
 	It("adopts a pin of the same chain instead of pinning it twice", func() {

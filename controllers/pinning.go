@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -100,7 +101,7 @@ func (p *pass) record(id, userID int64, c *chain) {
 	}
 	if st.PinnedCertificateID != 0 && st.PinnedCertificateID != id {
 		previous = append(previous, bunqv1alpha1.PreviousPin{ID: st.PinnedCertificateID, Fingerprint: st.Fingerprint,
-			RetireAfter: metav1.NewTime(p.now.Add(p.retainPreviousFor()))})
+			RetireAfter: metav1.NewTime(p.retireAfter())})
 	}
 	st.Previous = previous
 	st.PinnedCertificateID, st.UserID, st.Fingerprint = id, userID, c.fingerprint
@@ -108,6 +109,21 @@ func (p *pass) record(id, userID int64, c *chain) {
 	st.Pending = ""
 	now := metav1.NewTime(p.now)
 	st.LastSyncTime = &now
+}
+
+// retireAfter is when a chain replaced now is unpinned, rounded up to a whole
+// second: status times are stored without fractions, and truncating would
+// shorten the overlap. 0s retires at once.
+func (p *pass) retireAfter() time.Time {
+	d := p.retainPreviousFor()
+	if d <= 0 {
+		return p.now
+	}
+	t := p.now.Add(d)
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		return r.Add(time.Second)
+	}
+	return t
 }
 
 // recoverPending resolves a pin that may have been made without being recorded:

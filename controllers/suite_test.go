@@ -129,6 +129,7 @@ func testClientFactory(env bunqv1alpha1.Environment, apiKey string, store bunq.C
 		Limiter: bunq.NewLimiter(bunq.Limits{}, false),
 		Backoff: bunq.Backoff{Attempts: 3, Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond},
 		Now:     testNow,
+		Observe: ObserveBunqCall,
 	})
 }
 

@@ -201,7 +201,7 @@ type BunqPinnedCertificateStatus struct {
 // +kubebuilder:printcolumn:name="Pinned ID",type=integer,JSONPath=`.status.pinnedCertificateID`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
-// +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.status.certificate.notAfter`
+// +kubebuilder:printcolumn:name="Expires",type=string,JSONPath=`.status.certificate.notAfter`,description="When the pinned leaf expires"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type BunqPinnedCertificate struct {
 	metav1.TypeMeta   `json:",inline"`

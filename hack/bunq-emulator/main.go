@@ -55,5 +55,8 @@ func main() {
 		log.Fatalf("bunq-emulator: %v", err)
 	}
 	log.Printf("bunq-emulator: serving bunq at http://%s/v1 for %d API key(s), time scale %g", *listen, len(apiKeys), *timeScale)
-	log.Fatal(http.ListenAndServe(*listen, server))
+	mux := http.NewServeMux()
+	mux.Handle("/_emulator/", server.AdminHandler())
+	mux.Handle("/", server)
+	log.Fatal(http.ListenAndServe(*listen, mux))
 }

@@ -1,0 +1,289 @@
+/*
+Copyright 2026 The bunq-pinning-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Command demo is `make demo`: a local control plane, the bunq emulator and the
+// operator as separate processes; a cert-manager shaped Secret is pinned,
+// renewed, and its resource deleted, each step told as it happens.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	bunqv1alpha1 "github.com/pinq-dev/bunq-pinning-operator/api/v1alpha1"
+	"github.com/pinq-dev/bunq-pinning-operator/bunq/bunqtest"
+)
+
+const (
+	apiKey    = "sandbox_demo0000000000000000000000000000000000000000000000000"
+	namespace = "payments"
+	dnsName   = "hooks.example.com"
+)
+
+var start = time.Now()
+
+func step(format string, args ...any) {
+	fmt.Printf("[%6.2fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
+}
+
+func main() {
+	root, err := os.Getwd()
+	if err != nil {
+		fail(err)
+	}
+	s, err := startStack(root, apiKey)
+	defer func() {
+		if s != nil {
+			if err := s.stop(); err != nil {
+				fmt.Println("cleanup:", err)
+			}
+		}
+	}()
+	if err != nil {
+		fail(err)
+	}
+	if err := story(s); err != nil {
+		fmt.Printf("\ndemo failed: %v\nlogs: %s\n", err, s.dir)
+		_ = s.stop()
+		os.Exit(1)
+	}
+}
+
+func fail(err error) {
+	fmt.Println("demo failed:", err)
+	os.Exit(1)
+}
+
+type summary struct {
+	firstID, secondID         int64
+	firstFP, secondFP         string
+	readyAfter                time.Duration
+	rotationPin, rotationStat time.Duration
+	retiredAfter, unpinAfter  time.Duration
+}
+
+func story(s *stack) error {
+	ctx := context.Background()
+	step("local control plane up: kube-apiserver %s + etcd (kubeconfig %s)", K8sVersion, s.kubeconfig)
+	step("CRD bunqpinnedcertificates.bunq.pinq.dev installed")
+	step("bunq emulator serving the bunq API at %s/v1", s.bunqURL)
+	for _, ns := range []string{namespace, "bunq-pinning-system"} {
+		if err := s.client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return err
+		}
+	}
+	if err := s.startOperator(); err != nil {
+		return err
+	}
+	step("operator started (bin/manager, log %s)", s.log("manager"))
+
+	if err := s.client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "bunq-api-key", Namespace: namespace},
+		Data: map[string][]byte{"api-key": []byte(apiKey)}}); err != nil {
+		return err
+	}
+	step("Secret %s/bunq-api-key holds the bunq API key", namespace)
+	ca := bunqtest.NewCA("Demo CA")
+	if err := writeCertificate(ctx, s.client, ca, true); err != nil {
+		return err
+	}
+	step("Secret %s/hooks-tls written as cert-manager does: kubernetes.io/tls, leaf %s, tls.key, ca.crt", namespace, dnsName)
+
+	var sum summary
+	obj, err := apply(ctx, s.client)
+	if err != nil {
+		return err
+	}
+	applied := time.Now()
+	step("applied BunqPinnedCertificate %s/hooks (retainPreviousFor 10s); waiting for Ready", namespace)
+	step("  (a new process waits out bunq's rate windows once, up to 3 s, as if its predecessor had used them)")
+	got, err := waitFor(ctx, s.client, obj, func(o *bunqv1alpha1.BunqPinnedCertificate) bool { return isReady(o) })
+	if err != nil {
+		return err
+	}
+	sum.readyAfter, sum.firstID, sum.firstFP = time.Since(applied), got.Status.PinnedCertificateID, got.Status.Fingerprint
+	step("Ready after %s: pinned on bunq as id %d, %s", ms(sum.readyAfter), sum.firstID, short(sum.firstFP))
+	if err := getTable(s.cfg, namespace); err != nil {
+		return err
+	}
+
+	if err := rotate(ctx, s, ca, obj, &sum); err != nil {
+		return err
+	}
+	if os.Getenv("DEMO_KEEP") != "" {
+		keep(s)
+	}
+	return remove(ctx, s, obj, &sum)
+}
+
+func rotate(ctx context.Context, s *stack, ca *bunqtest.CA, obj *bunqv1alpha1.BunqPinnedCertificate, sum *summary) error {
+	renewed := time.Now()
+	if err := writeCertificate(ctx, s.client, ca, false); err != nil {
+		return err
+	}
+	step("cert-manager renewed %s: new certificate written to Secret %s/hooks-tls", dnsName, namespace)
+	pinned := make(chan time.Time, 1)
+	go func() { pinned <- waitPinOnBunq(ctx, s, sum.firstID) }()
+	got, err := waitFor(ctx, s.client, obj, func(o *bunqv1alpha1.BunqPinnedCertificate) bool {
+		return isReady(o) && o.Status.Fingerprint != sum.firstFP
+	})
+	if err != nil {
+		return err
+	}
+	sum.rotationStat = time.Since(renewed)
+	sum.rotationPin = (<-pinned).Sub(renewed)
+	sum.secondID, sum.secondFP = got.Status.PinnedCertificateID, got.Status.Fingerprint
+	step("new chain pinned on bunq as id %d %s after the renewal (status updated after %s); id %d stays until %s",
+		sum.secondID, ms(sum.rotationPin), ms(sum.rotationStat), sum.firstID, got.Status.Previous[0].RetireAfter.Format(time.TimeOnly))
+	if err := getTable(s.cfg, namespace); err != nil {
+		return err
+	}
+	if err := waitBunq(ctx, s, func(ids map[int64]bool) bool { return !ids[sum.firstID] && ids[sum.secondID] }); err != nil {
+		return err
+	}
+	sum.retiredAfter = time.Since(renewed)
+	step("overlap over: old pin %d retired %s after the renewal; bunq now holds only id %d", sum.firstID, ms(sum.retiredAfter), sum.secondID)
+	return nil
+}
+
+func remove(ctx context.Context, s *stack, obj *bunqv1alpha1.BunqPinnedCertificate, sum *summary) error {
+	deleted := time.Now()
+	if err := s.client.Delete(ctx, obj); err != nil {
+		return err
+	}
+	step("deleted BunqPinnedCertificate %s/hooks (deletionPolicy Delete)", namespace)
+	if err := waitBunq(ctx, s, func(ids map[int64]bool) bool { return len(ids) == 0 }); err != nil {
+		return err
+	}
+	sum.unpinAfter = time.Since(deleted)
+	step("finalizer unpinned id %d from bunq after %s; the resource is gone", sum.secondID, ms(sum.unpinAfter))
+	fmt.Printf("\nSummary\n  first pin   id %d  %s  Ready after %s\n  renewal     id %d  %s  pinned after %s, status after %s\n  retirement  id %d unpinned %s after the renewal\n  deletion    id %d unpinned after %s\n",
+		sum.firstID, short(sum.firstFP), ms(sum.readyAfter), sum.secondID, short(sum.secondFP), ms(sum.rotationPin),
+		ms(sum.rotationStat), sum.firstID, ms(sum.retiredAfter), sum.secondID, ms(sum.unpinAfter))
+	return nil
+}
+
+// keep leaves everything running until Ctrl-C, for DEMO_KEEP=1.
+func keep(s *stack) {
+	fmt.Printf("\nDEMO_KEEP is set: everything keeps running.\n  export KUBECONFIG=%s\n  kubectl get bpc -A\n  logs: %s\nPress Ctrl-C to delete the resource and stop.\n\n", s.kubeconfig, s.dir)
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+	<-stop
+}
+
+func apply(ctx context.Context, c client.Client) (*bunqv1alpha1.BunqPinnedCertificate, error) {
+	obj := &bunqv1alpha1.BunqPinnedCertificate{
+		ObjectMeta: metav1.ObjectMeta{Name: "hooks", Namespace: namespace},
+		Spec: bunqv1alpha1.BunqPinnedCertificateSpec{
+			SecretName:        "hooks-tls",
+			APIKeySecretRef:   bunqv1alpha1.SecretKeyRef{Name: "bunq-api-key", Key: "api-key"},
+			Environment:       bunqv1alpha1.EnvironmentSandbox,
+			RetainPreviousFor: &metav1.Duration{Duration: 10 * time.Second},
+		},
+	}
+	return obj, c.Create(ctx, obj)
+}
+
+// writeCertificate issues a leaf from ca and writes it as cert-manager's CA
+// issuer does: kubernetes.io/tls with tls.crt, tls.key, ca.crt and annotations.
+func writeCertificate(ctx context.Context, c client.Client, ca *bunqtest.CA, create bool) error {
+	crt, key := ca.Leaf(dnsName, time.Now().Add(-time.Minute), time.Now().Add(90*24*time.Hour))
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "hooks-tls", Namespace: namespace, Annotations: map[string]string{
+			"cert-manager.io/alt-names":        dnsName,
+			"cert-manager.io/certificate-name": "hooks",
+			"cert-manager.io/common-name":      dnsName,
+			"cert-manager.io/issuer-group":     "cert-manager.io",
+			"cert-manager.io/issuer-kind":      "Issuer",
+			"cert-manager.io/issuer-name":      "demo-ca",
+		}},
+		Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{"tls.crt": []byte(crt), "tls.key": []byte(key), "ca.crt": []byte(ca.PEM)},
+	}
+	if create {
+		return c.Create(ctx, secret)
+	}
+	return c.Update(ctx, secret)
+}
+
+func isReady(o *bunqv1alpha1.BunqPinnedCertificate) bool {
+	for _, c := range o.Status.Conditions {
+		if c.Type == bunqv1alpha1.ConditionReady {
+			return c.Status == metav1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// waitFor polls the resource until done says so; a poll every few milliseconds
+// keeps the measured latencies honest.
+func waitFor(ctx context.Context, c client.Client, obj *bunqv1alpha1.BunqPinnedCertificate, done func(*bunqv1alpha1.BunqPinnedCertificate) bool) (*bunqv1alpha1.BunqPinnedCertificate, error) {
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		got := &bunqv1alpha1.BunqPinnedCertificate{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(obj), got); err == nil && done(got) {
+			return got, nil
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("%s/%s did not reach the expected state in 60s", obj.Namespace, obj.Name)
+}
+
+func waitBunq(ctx context.Context, s *stack, done func(map[int64]bool) bool) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if pins, err := s.bunqPins(ctx); err == nil {
+			ids := map[int64]bool{}
+			for _, p := range pins {
+				ids[p.ID] = true
+			}
+			if done(ids) {
+				return nil
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return fmt.Errorf("bunq did not reach the expected pins in 60s")
+}
+
+// waitPinOnBunq returns when a pin other than old appears on bunq.
+func waitPinOnBunq(ctx context.Context, s *stack, old int64) time.Time {
+	_ = waitBunq(ctx, s, func(ids map[int64]bool) bool {
+		for id := range ids {
+			if id != old {
+				return true
+			}
+		}
+		return false
+	})
+	return time.Now()
+}
+
+func ms(d time.Duration) string { return d.Round(time.Millisecond).String() }
+
+func short(fp string) string {
+	if len(fp) > 23 {
+		return fp[:23] + "…"
+	}
+	return fp
+}

@@ -1,0 +1,184 @@
+/*
+Copyright 2026 The bunq-pinning-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"syscall"
+	"time"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	bunqv1alpha1 "github.com/pinq-dev/bunq-pinning-operator/api/v1alpha1"
+)
+
+// K8sVersion must match ENVTEST_K8S_VERSION in the Makefile.
+const K8sVersion = "1.37.2"
+
+// stack is a local control plane, the bunq emulator and the operator, each
+// running as it would for a user.
+type stack struct {
+	root       string // the repository
+	dir        string // logs and kubeconfig
+	env        *envtest.Environment
+	cfg        *rest.Config
+	kubeconfig string
+	client     client.Client
+	bunqURL    string // the emulator's root, without /v1
+	procs      []*exec.Cmd
+}
+
+func startStack(root, apiKey string) (*stack, error) {
+	dir, err := os.MkdirTemp("", "bunq-pinning-demo-")
+	if err != nil {
+		return nil, err
+	}
+	s := &stack{root: root, dir: dir}
+	if err := s.startControlPlane(); err != nil {
+		return s, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return s, err
+	}
+	s.bunqURL = "http://127.0.0.1:" + strconv.Itoa(port)
+	if err := s.spawn("bunq-emulator", filepath.Join(root, "bin", "bunq-emulator"),
+		"--listen", "127.0.0.1:"+strconv.Itoa(port), "--api-key", apiKey, "--time-scale", "1"); err != nil {
+		return s, err
+	}
+	if err := waitHTTP(s.bunqURL + "/_emulator/counts"); err != nil {
+		return s, fmt.Errorf("bunq emulator did not start (log: %s): %w", s.log("bunq-emulator"), err)
+	}
+	return s, nil
+}
+
+func (s *stack) startControlPlane() error {
+	s.env = &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join(s.root, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		BinaryAssetsDirectory: filepath.Join(s.root, "bin", "k8s", K8sVersion+"-"+runtime.GOOS+"-"+runtime.GOARCH),
+	}
+	cfg, err := s.env.Start()
+	if err != nil {
+		return fmt.Errorf("start the control plane (run `make envtest` first): %w", err)
+	}
+	s.cfg = cfg
+	user, err := s.env.AddUser(envtest.User{Name: "demo-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return err
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		return err
+	}
+	s.kubeconfig = filepath.Join(s.dir, "kubeconfig")
+	if err := os.WriteFile(s.kubeconfig, kubeconfig, 0o600); err != nil {
+		return err
+	}
+	if err := bunqv1alpha1.AddToScheme(scheme.Scheme); err != nil {
+		return err
+	}
+	if err := apiextensionsv1.AddToScheme(scheme.Scheme); err != nil {
+		return err
+	}
+	s.client, err = client.New(cfg, client.Options{Scheme: scheme.Scheme})
+	return err
+}
+
+// startOperator runs the manager binary as a user would, against the emulator.
+func (s *stack) startOperator() error {
+	return s.spawn("manager", filepath.Join(s.root, "bin", "manager"),
+		"--kubeconfig", s.kubeconfig,
+		"--bunq-sandbox-url", s.bunqURL+"/v1",
+		"--context-namespace", "bunq-pinning-system",
+		"--health-probe-bind-address", "0",
+		"--metrics-bind-address", "0")
+}
+
+func (s *stack) spawn(name, binary string, args ...string) error {
+	logFile, err := os.Create(s.log(name))
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(binary, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s (run `make demo` to build it): %w", name, err)
+	}
+	s.procs = append(s.procs, cmd)
+	return nil
+}
+
+func (s *stack) log(name string) string { return filepath.Join(s.dir, name+".log") }
+
+// stop ends every process and the control plane.
+func (s *stack) stop() error {
+	var errs []error
+	for i := len(s.procs) - 1; i >= 0; i-- {
+		p := s.procs[i]
+		_ = syscall.Kill(-p.Process.Pid, syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- p.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-p.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	}
+	if s.env != nil {
+		errs = append(errs, s.env.Stop())
+	}
+	return errors.Join(errs...)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func waitHTTP(url string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	for {
+		if _, err := getJSON(ctx, url, nil); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
