@@ -10,9 +10,10 @@ COPY go.mod go.mod
 COPY go.sum go.sum
 RUN go mod download
 
-# Copy every source folder the manager imports.
+# Copy every source folder the manager imports (main_test.go checks this list).
 COPY main.go main.go
 COPY api/ api/
+COPY bunq/ bunq/
 COPY controllers/ controllers/
 
 RUN CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} \

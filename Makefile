@@ -6,6 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 ENVTEST_K8S_VERSION ?= 1.37.2
 ETCD_VERSION ?= 3.6.16
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
+KUSTOMIZE_VERSION ?= v5.8.1
 
 GOOS ?= $(shell go env GOOS)
 GOARCH ?= $(shell go env GOARCH)
@@ -49,7 +50,7 @@ vet: ## Run go vet against code.
 	go vet ./...
 
 .PHONY: test
-test: verify-generated fmt vet envtest ## Run every test against a real API server (what CI runs).
+test: verify-generated verify-installer fmt vet envtest build emulator ## Run every test against a real API server (what CI runs).
 	go test $$(go list ./... | grep -v /controllers) -count=1
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test ./controllers/... -count=1 -v -ginkgo.no-color
 
@@ -71,15 +72,37 @@ demo: envtest build emulator ## The main job: local control plane + bunq emulato
 run: manifests generate fmt vet ## Run the manager from your host against the current kubeconfig.
 	go run -ldflags "$(LDFLAGS)" . $(ARGS)
 
+.PHONY: docker-build
+docker-build: ## Build the operator image (needs a Docker engine).
+	docker build --build-arg VERSION=$(VERSION) -t $(IMG) .
+
+.PHONY: build-installer
+build-installer: manifests kustomize ## Write dist/install.yaml, the one-file install (committed).
+	mkdir -p dist
+	hack/build-installer.sh "$(KUSTOMIZE)" "$(IMG)" > dist/install.yaml
+
+.PHONY: verify-installer
+verify-installer: manifests kustomize ## Fail when dist/install.yaml is not what build-installer writes.
+	@hack/build-installer.sh "$(KUSTOMIZE)" "$(IMG)" | diff -u dist/install.yaml - >/dev/null || \
+		{ echo "dist/install.yaml is stale: run make build-installer and commit it"; exit 1; }
+
 ##@ Deployment
 
 .PHONY: install
-install: manifests ## Install the CRD into the cluster of the current kubeconfig.
-	$(KUBECTL) apply -k config/crd
+install: manifests kustomize ## Install the CRD into the cluster of the current kubeconfig.
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) apply -f -
 
 .PHONY: uninstall
-uninstall: manifests ## Remove the CRD from the cluster of the current kubeconfig.
-	$(KUBECTL) delete --ignore-not-found -k config/crd
+uninstall: manifests kustomize ## Remove the CRD from the cluster of the current kubeconfig.
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) delete --ignore-not-found -f -
+
+.PHONY: deploy
+deploy: manifests kustomize ## Deploy the operator (image IMG) to the cluster of the current kubeconfig.
+	hack/build-installer.sh "$(KUSTOMIZE)" "$(IMG)" | $(KUBECTL) apply -f -
+
+.PHONY: undeploy
+undeploy: kustomize ## Remove the operator from the cluster of the current kubeconfig.
+	hack/build-installer.sh "$(KUSTOMIZE)" "$(IMG)" | $(KUBECTL) delete --ignore-not-found -f -
 
 ##@ Dependencies
 
@@ -88,12 +111,18 @@ $(LOCALBIN):
 	mkdir -p $(LOCALBIN)
 
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
+KUSTOMIZE ?= $(LOCALBIN)/kustomize
 ENVTEST_ASSETS ?= $(LOCALBIN)/k8s/$(ENVTEST_K8S_VERSION)-$(GOOS)-$(GOARCH)
 
 .PHONY: controller-gen
 controller-gen: | $(LOCALBIN) ## Build controller-gen into bin/ if missing or of another version.
 	@$(CONTROLLER_GEN) --version 2>/dev/null | grep -q "$(CONTROLLER_TOOLS_VERSION)$$" || \
 		GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
+
+.PHONY: kustomize
+kustomize: | $(LOCALBIN) ## Build kustomize into bin/ if missing or of another version.
+	@$(KUSTOMIZE) version 2>/dev/null | grep -q "$(KUSTOMIZE_VERSION)" || \
+		GOBIN=$(LOCALBIN) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 
 .PHONY: envtest
 envtest: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd ## Build kube-apiserver and etcd for tests into bin/k8s if missing.

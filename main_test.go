@@ -1,0 +1,83 @@
+/*
+Copyright 2026 The bunq-pinning-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDockerfileCopiesEveryImportedFolder stands in for `docker build`, which
+// cannot run here: each folder of this module that the manager imports must be
+// copied into the builder stage.
+func TestDockerfileCopiesEveryImportedFolder(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const module = "github.com/pinq-dev/bunq-pinning-operator/"
+	needed := map[string]bool{}
+	for _, pkg := range strings.Fields(string(out)) {
+		if rest, ok := strings.CutPrefix(pkg, module); ok {
+			needed[strings.SplitN(rest, "/", 2)[0]] = true
+		}
+	}
+	if len(needed) == 0 {
+		t.Fatal("main imports no package of its module: go list failed to see them")
+	}
+	copied := dockerfileCopies(t)
+	for folder := range needed {
+		if !copied[folder] {
+			t.Errorf("the manager imports %s/ but the Dockerfile does not COPY it", folder)
+		}
+	}
+	if !copied["main.go"] || !copied["go.mod"] || !copied["go.sum"] {
+		t.Errorf("the Dockerfile must copy main.go, go.mod and go.sum; it copies %v", copied)
+	}
+}
+
+func dockerfileCopies(t *testing.T) map[string]bool {
+	f, err := os.Open("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	copied := map[string]bool{}
+	scanner := bufio.NewScanner(f)
+	for scanner.Scan() {
+		fields := strings.Fields(scanner.Text())
+		if len(fields) >= 3 && fields[0] == "COPY" && !strings.HasPrefix(fields[1], "--from") {
+			copied[strings.TrimSuffix(fields[1], "/")] = true
+		}
+	}
+	return copied
+}
+
+func TestDockerfileBuildsStaticNonRoot(t *testing.T) {
+	data, err := os.ReadFile("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"FROM golang:1.26", "CGO_ENABLED=0", "-X main.version=", "gcr.io/distroless/static:nonroot", "USER 65532:65532"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+}
