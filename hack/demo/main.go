@@ -33,6 +33,7 @@ import (
 
 	bunqv1alpha1 "github.com/pinq-dev/bunq-pinning-operator/api/v1alpha1"
 	"github.com/pinq-dev/bunq-pinning-operator/bunq/bunqtest"
+	"github.com/pinq-dev/bunq-pinning-operator/test/localstack"
 )
 
 const (
@@ -52,10 +53,10 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	s, err := startStack(root, apiKey)
+	s, err := localstack.Start(root, apiKey, true)
 	defer func() {
 		if s != nil {
-			if err := s.stop(); err != nil {
+			if err := s.Stop(); err != nil {
 				fmt.Println("cleanup:", err)
 			}
 		}
@@ -64,8 +65,8 @@ func main() {
 		fail(err)
 	}
 	if err := story(s); err != nil {
-		fmt.Printf("\ndemo failed: %v\nlogs: %s\n", err, s.dir)
-		_ = s.stop()
+		fmt.Printf("\ndemo failed: %v\nlogs: %s\n", err, s.Dir)
+		_ = s.Stop()
 		os.Exit(1)
 	}
 }
@@ -83,47 +84,47 @@ type summary struct {
 	retiredAfter, unpinAfter  time.Duration
 }
 
-func story(s *stack) error {
+func story(s *localstack.Stack) error {
 	ctx := context.Background()
-	step("local control plane up: kube-apiserver %s + etcd (kubeconfig %s)", K8sVersion, s.kubeconfig)
+	step("local control plane up: kube-apiserver %s + etcd (kubeconfig %s)", localstack.K8sVersion, s.Kubeconfig)
 	step("CRD bunqpinnedcertificates.bunq.pinq.dev installed")
-	step("bunq emulator serving the bunq API at %s/v1", s.bunqURL)
+	step("bunq emulator serving the bunq API at %s/v1", s.BunqURL)
 	for _, ns := range []string{namespace, "bunq-pinning-system"} {
-		if err := s.client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		if err := s.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 			return err
 		}
 	}
-	if err := s.startOperator(); err != nil {
+	if err := s.StartOperator(); err != nil {
 		return err
 	}
-	step("operator started (bin/manager, log %s)", s.log("manager"))
+	step("operator started (bin/manager, log %s)", s.Log("manager"))
 
-	if err := s.client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "bunq-api-key", Namespace: namespace},
+	if err := s.Client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "bunq-api-key", Namespace: namespace},
 		Data: map[string][]byte{"api-key": []byte(apiKey)}}); err != nil {
 		return err
 	}
 	step("Secret %s/bunq-api-key holds the bunq API key", namespace)
 	ca := bunqtest.NewCA("Demo CA")
-	if err := writeCertificate(ctx, s.client, ca, true); err != nil {
+	if err := writeCertificate(ctx, s.Client, ca, true); err != nil {
 		return err
 	}
 	step("Secret %s/hooks-tls written as cert-manager does: kubernetes.io/tls, leaf %s, tls.key, ca.crt", namespace, dnsName)
 
 	var sum summary
-	obj, err := apply(ctx, s.client)
+	obj, err := apply(ctx, s.Client)
 	if err != nil {
 		return err
 	}
 	applied := time.Now()
 	step("applied BunqPinnedCertificate %s/hooks (retainPreviousFor 10s); waiting for Ready", namespace)
 	step("  (a new process waits out bunq's rate windows once, up to 3 s, as if its predecessor had used them)")
-	got, err := waitFor(ctx, s.client, obj, func(o *bunqv1alpha1.BunqPinnedCertificate) bool { return isReady(o) })
+	got, err := waitFor(ctx, s.Client, obj, func(o *bunqv1alpha1.BunqPinnedCertificate) bool { return isReady(o) })
 	if err != nil {
 		return err
 	}
 	sum.readyAfter, sum.firstID, sum.firstFP = time.Since(applied), got.Status.PinnedCertificateID, got.Status.Fingerprint
 	step("Ready after %s: pinned on bunq as id %d, %s", ms(sum.readyAfter), sum.firstID, short(sum.firstFP))
-	if err := getTable(s.cfg, namespace); err != nil {
+	if err := getTable(s.Config, namespace); err != nil {
 		return err
 	}
 
@@ -136,15 +137,15 @@ func story(s *stack) error {
 	return remove(ctx, s, obj, &sum)
 }
 
-func rotate(ctx context.Context, s *stack, ca *bunqtest.CA, obj *bunqv1alpha1.BunqPinnedCertificate, sum *summary) error {
+func rotate(ctx context.Context, s *localstack.Stack, ca *bunqtest.CA, obj *bunqv1alpha1.BunqPinnedCertificate, sum *summary) error {
 	renewed := time.Now()
-	if err := writeCertificate(ctx, s.client, ca, false); err != nil {
+	if err := writeCertificate(ctx, s.Client, ca, false); err != nil {
 		return err
 	}
 	step("cert-manager renewed %s: new certificate written to Secret %s/hooks-tls", dnsName, namespace)
 	pinned := make(chan time.Time, 1)
 	go func() { pinned <- waitPinOnBunq(ctx, s, sum.firstID) }()
-	got, err := waitFor(ctx, s.client, obj, func(o *bunqv1alpha1.BunqPinnedCertificate) bool {
+	got, err := waitFor(ctx, s.Client, obj, func(o *bunqv1alpha1.BunqPinnedCertificate) bool {
 		return isReady(o) && o.Status.Fingerprint != sum.firstFP
 	})
 	if err != nil {
@@ -155,7 +156,7 @@ func rotate(ctx context.Context, s *stack, ca *bunqtest.CA, obj *bunqv1alpha1.Bu
 	sum.secondID, sum.secondFP = got.Status.PinnedCertificateID, got.Status.Fingerprint
 	step("new chain pinned on bunq as id %d %s after the renewal (status updated after %s); id %d stays until %s",
 		sum.secondID, ms(sum.rotationPin), ms(sum.rotationStat), sum.firstID, got.Status.Previous[0].RetireAfter.Format(time.TimeOnly))
-	if err := getTable(s.cfg, namespace); err != nil {
+	if err := getTable(s.Config, namespace); err != nil {
 		return err
 	}
 	if err := waitBunq(ctx, s, func(ids map[int64]bool) bool { return !ids[sum.firstID] && ids[sum.secondID] }); err != nil {
@@ -166,9 +167,9 @@ func rotate(ctx context.Context, s *stack, ca *bunqtest.CA, obj *bunqv1alpha1.Bu
 	return nil
 }
 
-func remove(ctx context.Context, s *stack, obj *bunqv1alpha1.BunqPinnedCertificate, sum *summary) error {
+func remove(ctx context.Context, s *localstack.Stack, obj *bunqv1alpha1.BunqPinnedCertificate, sum *summary) error {
 	deleted := time.Now()
-	if err := s.client.Delete(ctx, obj); err != nil {
+	if err := s.Client.Delete(ctx, obj); err != nil {
 		return err
 	}
 	step("deleted BunqPinnedCertificate %s/hooks (deletionPolicy Delete)", namespace)
@@ -184,8 +185,8 @@ func remove(ctx context.Context, s *stack, obj *bunqv1alpha1.BunqPinnedCertifica
 }
 
 // keep leaves everything running until Ctrl-C, for DEMO_KEEP=1.
-func keep(s *stack) {
-	fmt.Printf("\nDEMO_KEEP is set: everything keeps running.\n  export KUBECONFIG=%s\n  kubectl get bpc -A\n  logs: %s\nPress Ctrl-C to delete the resource and stop.\n\n", s.kubeconfig, s.dir)
+func keep(s *localstack.Stack) {
+	fmt.Printf("\nDEMO_KEEP is set: everything keeps running.\n  export KUBECONFIG=%s\n  kubectl get bpc -A\n  logs: %s\nPress Ctrl-C to delete the resource and stop.\n\n", s.Kubeconfig, s.Dir)
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
 	<-stop
@@ -249,10 +250,10 @@ func waitFor(ctx context.Context, c client.Client, obj *bunqv1alpha1.BunqPinnedC
 	return nil, fmt.Errorf("%s/%s did not reach the expected state in 60s", obj.Namespace, obj.Name)
 }
 
-func waitBunq(ctx context.Context, s *stack, done func(map[int64]bool) bool) error {
+func waitBunq(ctx context.Context, s *localstack.Stack, done func(map[int64]bool) bool) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		if pins, err := s.bunqPins(ctx); err == nil {
+		if pins, err := s.BunqPins(ctx); err == nil {
 			ids := map[int64]bool{}
 			for _, p := range pins {
 				ids[p.ID] = true
@@ -267,7 +268,7 @@ func waitBunq(ctx context.Context, s *stack, done func(map[int64]bool) bool) err
 }
 
 // waitPinOnBunq returns when a pin other than old appears on bunq.
-func waitPinOnBunq(ctx context.Context, s *stack, old int64) time.Time {
+func waitPinOnBunq(ctx context.Context, s *localstack.Stack, old int64) time.Time {
 	_ = waitBunq(ctx, s, func(ids map[int64]bool) bool {
 		for id := range ids {
 			if id != old {

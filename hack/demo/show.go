@@ -17,10 +17,8 @@ limitations under the License.
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -28,36 +26,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
-
-	"github.com/pinq-dev/bunq-pinning-operator/bunq/bunqtest"
 )
-
-func getJSON(ctx context.Context, url string, into any) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %d %v", url, resp.StatusCode, err)
-	}
-	if into != nil {
-		err = json.Unmarshal(body, into)
-	}
-	return body, err
-}
-
-// bunqPins returns what the emulator holds, as bunq would show it in the app.
-func (s *stack) bunqPins(ctx context.Context) ([]bunqtest.AdminPin, error) {
-	var pins []bunqtest.AdminPin
-	_, err := getJSON(ctx, s.bunqURL+"/_emulator/pins", &pins)
-	return pins, err
-}
 
 // getTable prints resources as `kubectl get` does: the API server renders the
 // CRD's printer columns as a Table.

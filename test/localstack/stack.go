@@ -14,7 +14,10 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package main
+// Package localstack runs what a user runs, on one machine: a local control
+// plane (kube-apiserver and etcd from bin/k8s), the bunq emulator command and
+// the operator binary, each as its own process. make demo and the e2e tests use it.
+package localstack
 
 import (
 	"context"
@@ -43,52 +46,57 @@ const K8sVersion = "1.37.2"
 
 // stack is a local control plane, the bunq emulator and the operator, each
 // running as it would for a user.
-type stack struct {
-	root       string // the repository
-	dir        string // logs and kubeconfig
-	env        *envtest.Environment
-	cfg        *rest.Config
-	kubeconfig string
-	client     client.Client
-	bunqURL    string // the emulator's root, without /v1
-	procs      []*exec.Cmd
+type Stack struct {
+	Root       string // the repository
+	Dir        string // logs and kubeconfig
+	Config     *rest.Config
+	Kubeconfig string
+	Client     client.Client
+	BunqURL    string // the emulator's root, without /v1
+
+	env   *envtest.Environment
+	procs []*exec.Cmd
 }
 
-func startStack(root, apiKey string) (*stack, error) {
+// Start brings up the control plane (with the CRD when installCRD) and the
+// emulator accepting apiKey. Call Stop even when it fails.
+func Start(root, apiKey string, installCRD bool) (*Stack, error) {
 	dir, err := os.MkdirTemp("", "bunq-pinning-demo-")
 	if err != nil {
 		return nil, err
 	}
-	s := &stack{root: root, dir: dir}
-	if err := s.startControlPlane(); err != nil {
+	s := &Stack{Root: root, Dir: dir}
+	if err := s.startControlPlane(installCRD); err != nil {
 		return s, err
 	}
 	port, err := freePort()
 	if err != nil {
 		return s, err
 	}
-	s.bunqURL = "http://127.0.0.1:" + strconv.Itoa(port)
+	s.BunqURL = "http://127.0.0.1:" + strconv.Itoa(port)
 	if err := s.spawn("bunq-emulator", filepath.Join(root, "bin", "bunq-emulator"),
 		"--listen", "127.0.0.1:"+strconv.Itoa(port), "--api-key", apiKey, "--time-scale", "1"); err != nil {
 		return s, err
 	}
-	if err := waitHTTP(s.bunqURL + "/_emulator/counts"); err != nil {
-		return s, fmt.Errorf("bunq emulator did not start (log: %s): %w", s.log("bunq-emulator"), err)
+	if err := waitHTTP(s.BunqURL + "/_emulator/counts"); err != nil {
+		return s, fmt.Errorf("bunq emulator did not start (log: %s): %w", s.Log("bunq-emulator"), err)
 	}
 	return s, nil
 }
 
-func (s *stack) startControlPlane() error {
+func (s *Stack) startControlPlane(installCRD bool) error {
 	s.env = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(s.root, "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: filepath.Join(s.root, "bin", "k8s", K8sVersion+"-"+runtime.GOOS+"-"+runtime.GOARCH),
+		BinaryAssetsDirectory: filepath.Join(s.Root, "bin", "k8s", K8sVersion+"-"+runtime.GOOS+"-"+runtime.GOARCH),
+	}
+	if installCRD {
+		s.env.CRDDirectoryPaths = []string{filepath.Join(s.Root, "config", "crd", "bases")}
+		s.env.ErrorIfCRDPathMissing = true
 	}
 	cfg, err := s.env.Start()
 	if err != nil {
 		return fmt.Errorf("start the control plane (run `make envtest` first): %w", err)
 	}
-	s.cfg = cfg
+	s.Config = cfg
 	user, err := s.env.AddUser(envtest.User{Name: "demo-admin", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		return err
@@ -97,8 +105,8 @@ func (s *stack) startControlPlane() error {
 	if err != nil {
 		return err
 	}
-	s.kubeconfig = filepath.Join(s.dir, "kubeconfig")
-	if err := os.WriteFile(s.kubeconfig, kubeconfig, 0o600); err != nil {
+	s.Kubeconfig = filepath.Join(s.Dir, "kubeconfig")
+	if err := os.WriteFile(s.Kubeconfig, kubeconfig, 0o600); err != nil {
 		return err
 	}
 	if err := bunqv1alpha1.AddToScheme(scheme.Scheme); err != nil {
@@ -107,22 +115,24 @@ func (s *stack) startControlPlane() error {
 	if err := apiextensionsv1.AddToScheme(scheme.Scheme); err != nil {
 		return err
 	}
-	s.client, err = client.New(cfg, client.Options{Scheme: scheme.Scheme})
+	s.Client, err = client.New(cfg, client.Options{Scheme: scheme.Scheme})
 	return err
 }
 
-// startOperator runs the manager binary as a user would, against the emulator.
-func (s *stack) startOperator() error {
-	return s.spawn("manager", filepath.Join(s.root, "bin", "manager"),
-		"--kubeconfig", s.kubeconfig,
-		"--bunq-sandbox-url", s.bunqURL+"/v1",
+// StartOperator runs the manager binary as a user would, against the emulator.
+func (s *Stack) StartOperator(extraArgs ...string) error {
+	args := append([]string{
+		"--kubeconfig", s.Kubeconfig,
+		"--bunq-sandbox-url", s.BunqURL + "/v1",
 		"--context-namespace", "bunq-pinning-system",
 		"--health-probe-bind-address", "0",
-		"--metrics-bind-address", "0")
+		"--metrics-bind-address", "0",
+	}, extraArgs...)
+	return s.spawn("manager", filepath.Join(s.Root, "bin", "manager"), args...)
 }
 
-func (s *stack) spawn(name, binary string, args ...string) error {
-	logFile, err := os.Create(s.log(name))
+func (s *Stack) spawn(name, binary string, args ...string) error {
+	logFile, err := os.Create(s.Log(name))
 	if err != nil {
 		return err
 	}
@@ -136,10 +146,10 @@ func (s *stack) spawn(name, binary string, args ...string) error {
 	return nil
 }
 
-func (s *stack) log(name string) string { return filepath.Join(s.dir, name+".log") }
+func (s *Stack) Log(name string) string { return filepath.Join(s.Dir, name+".log") }
 
-// stop ends every process and the control plane.
-func (s *stack) stop() error {
+// Stop ends every process and the control plane.
+func (s *Stack) Stop() error {
 	var errs []error
 	for i := len(s.procs) - 1; i >= 0; i-- {
 		p := s.procs[i]
@@ -172,7 +182,7 @@ func waitHTTP(url string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	for {
-		if _, err := getJSON(ctx, url, nil); err == nil {
+		if _, err := GetJSON(ctx, url, nil); err == nil {
 			return nil
 		}
 		select {
