@@ -15,7 +15,6 @@ GOARCH ?= $(shell go env GOARCH)
 SHELL = /usr/bin/env bash -o pipefail
 .SHELLFLAGS = -ec
 
-KUBECTL ?= kubectl
 LDFLAGS ?= -X main.version=$(VERSION)
 
 .PHONY: all
@@ -50,9 +49,14 @@ vet: ## Run go vet against code.
 	go vet ./...
 
 .PHONY: test
-test: verify-generated verify-installer fmt vet envtest build emulator ## Run every test against a real API server (what CI runs).
-	go test $$(go list ./... | grep -v /controllers) -count=1
+test: verify-generated verify-installer fmt vet envtest build emulator kubectl ## Run every test against a real API server (what CI runs).
+	KUBECTL="$(KUBECTL)" go test $$(go list ./... | grep -v -e /controllers -e /test/e2e) -count=1
+	KUBECTL="$(KUBECTL)" go test ./test/e2e/... -count=1 -v
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test ./controllers/... -count=1 -v -ginkgo.no-color
+
+.PHONY: test-e2e
+test-e2e: envtest build emulator kubectl ## Black-box tests: the built binaries driven by kubectl (part of make test).
+	KUBECTL="$(KUBECTL)" go test ./test/e2e/... -count=1 -v
 
 ##@ Build
 
@@ -111,6 +115,8 @@ $(LOCALBIN):
 	mkdir -p $(LOCALBIN)
 
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
+# kubectl from PATH, or one built into bin/ on machines without it.
+KUBECTL ?= $(or $(shell command -v kubectl 2>/dev/null),$(LOCALBIN)/kubectl)
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
 ENVTEST_ASSETS ?= $(LOCALBIN)/k8s/$(ENVTEST_K8S_VERSION)-$(GOOS)-$(GOARCH)
 
@@ -123,6 +129,11 @@ controller-gen: | $(LOCALBIN) ## Build controller-gen into bin/ if missing or of
 kustomize: | $(LOCALBIN) ## Build kustomize into bin/ if missing or of another version.
 	@$(KUSTOMIZE) version 2>/dev/null | grep -q "$(KUSTOMIZE_VERSION)" || \
 		GOBIN=$(LOCALBIN) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+
+.PHONY: kubectl
+kubectl: $(KUBECTL) ## Use kubectl from PATH, or build it into bin/ when there is none.
+$(LOCALBIN)/kubectl:
+	cd hack/tools/kube-apiserver && go build -o $@ k8s.io/kubernetes/cmd/kubectl
 
 .PHONY: envtest
 envtest: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd ## Build kube-apiserver and etcd for tests into bin/k8s if missing.
