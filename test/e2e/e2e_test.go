@@ -59,9 +59,10 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The one-file install must be accepted as it stands, on a cluster without it.
+	e.kubectl("apply", "--dry-run=client", "-f", filepath.Join(root, "dist", "install.yaml"))
 	e.kubectl("apply", "-k", filepath.Join(root, "config", "crd"))
 	e.kubectl("wait", "--for=condition=Established", "crd/bunqpinnedcertificates.bunq.pinq.dev", "--timeout=30s")
-	e.kubectl("apply", "--dry-run=client", "-f", filepath.Join(root, "dist", "install.yaml"))
 	e.kubectl("create", "namespace", "payments")
 	e.kubectl("create", "namespace", "bunq-pinning-system")
 	if err := s.StartOperator(); err != nil {
