@@ -62,6 +62,7 @@ type config struct {
 	metricsAddr, probeAddr    string
 	secureMetrics             bool
 	leaderElect               bool
+	timeScale                 float64
 }
 
 func parseFlags() (config, zap.Options) {
@@ -76,6 +77,7 @@ func parseFlags() (config, zap.Options) {
 	flag.BoolVar(&c.secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with authentication and authorization.")
 	flag.StringVar(&c.probeAddr, "health-probe-bind-address", ":8081", "Health probe endpoint address.")
 	flag.BoolVar(&c.leaderElect, "leader-elect", false, "Enable leader election, so that only one manager is active.")
+	flag.Float64Var(&c.timeScale, "bunq-time-scale", 1, "Only for the bunq emulator: divide bunq's rate-limit windows by this, to match an emulator run with --time-scale.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -145,6 +147,9 @@ func run(c config) error {
 // limiter: bunq counts calls per IP, whatever the API key.
 func clientFactory(c config) controllers.ClientFactory {
 	limiter := bunq.SharedLimiter()
+	if c.timeScale != 1 {
+		limiter = bunq.NewLimiter(bunq.DefaultLimits().Scaled(c.timeScale), true)
+	}
 	var ips []string
 	for _, ip := range strings.Split(c.permittedIPs, ",") {
 		if ip = strings.TrimSpace(ip); ip != "" {

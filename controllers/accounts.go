@@ -151,24 +151,25 @@ func (a *accounts) get(env bunqv1alpha1.Environment, apiKey string) (*account, e
 	return acc, nil
 }
 
-// refresh reads the account's pins from bunq unless the cached list is younger
-// than maxAge: one paginated list serves every resource on the key.
-func (acc *account) refresh(ctx context.Context, maxAge time.Duration, now time.Time) error {
+// refresh makes sure the cached list of the account's pins was read from bunq
+// after notBefore, listing them (⌈N/200⌉ GETs) when it was not, and returns
+// when it was read. One list serves every resource on the key.
+func (acc *account) refresh(ctx context.Context, notBefore, now time.Time) (time.Time, error) {
 	acc.mu.Lock()
 	defer acc.mu.Unlock()
-	if acc.pins != nil && now.Sub(acc.listedAt) < maxAge {
-		return nil
+	if acc.pins != nil && acc.listedAt.After(notBefore) {
+		return acc.listedAt, nil
 	}
 	list, err := acc.client.ListCertificatePins(ctx)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	acc.pins = make(map[int64]string, len(list))
 	for _, p := range list {
 		acc.pins[p.ID] = pinnedFingerprint(p.Chain)
 	}
 	acc.listedAt = now
-	return nil
+	return now, nil
 }
 
 // lookup returns the fingerprint of a pin in the cached list.

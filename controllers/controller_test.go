@@ -207,6 +207,27 @@ var _ = Describe("Drift, deletion and suspension", func() {
 		w.waitEvent(obj, "Drift")
 	})
 
+	It("reads pins back with one list per API key per resync, not one call per resource", func() {
+		var objs []*bunqv1alpha1.BunqPinnedCertificate
+		for _, name := range []string{"a", "b", "c"} {
+			crt := w.issue(name+"-tls", name+".example.com")
+			obj := w.resource(name)
+			waitPinned(obj, crt)
+			objs = append(objs, obj)
+		}
+		before := w.emu.Count("GET", bunqtest.EndpointPins)
+		synced := get(objs[2]).Status.LastSyncTime.Time
+		advanceClock(2 * time.Hour)
+		for _, obj := range objs {
+			poke(obj)
+		}
+		for _, obj := range objs {
+			Eventually(func() time.Time { return get(obj).Status.LastSyncTime.Time }).Should(BeTemporally(">", synced.Add(time.Hour)))
+		}
+		Expect(w.emu.Count("GET", bunqtest.EndpointPins) - before).To(Equal(1))
+		Expect(w.writes()).To(Equal(3), "no pin beyond the three first ones")
+	})
+
 	It("unpins every chain on deletion with deletionPolicy Delete", func() {
 		first := w.issue("hooks-tls", "hooks.example.com")
 		obj := w.resource("hooks")

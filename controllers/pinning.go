@@ -43,7 +43,7 @@ func (p *pass) pin(ctx context.Context, acc *account, c *chain) error {
 	if err != nil {
 		return err
 	}
-	if err := acc.refresh(ctx, forever, p.now); err != nil {
+	if _, err := acc.refresh(ctx, time.Time{}, p.now); err != nil {
 		return err
 	}
 	id, adopted := int64(0), false
@@ -79,10 +79,6 @@ func (p *pass) pin(ctx context.Context, acc *account, c *chain) error {
 	}
 	return nil
 }
-
-// forever as a cache age: use the cached list whatever its age; the client's own
-// writes keep it current.
-const forever = 1<<63 - 1
 
 // definitelyNotPinned says bunq answered a pin with a refusal: nothing was created.
 func definitelyNotPinned(err error) bool {
@@ -135,7 +131,7 @@ func (p *pass) recoverPending(ctx context.Context, acc *account, c *chain) error
 	if err != nil {
 		return err
 	}
-	if err := acc.refresh(ctx, 0, p.now); err != nil {
+	if _, err := acc.refresh(ctx, p.now, p.now); err != nil {
 		return err
 	}
 	ids := acc.withFingerprint(st.Pending, skip)
@@ -180,17 +176,29 @@ func (p *pass) referencedElsewhere(ctx context.Context, acc *account) (map[int64
 	return skip, nil
 }
 
-// checkDrift reads the pins back (one list per API context per resync) and
-// pins again when the recorded id is gone or holds another chain.
+// checkDrift reads the pins back and pins again when the recorded id is gone or
+// holds another chain. A list read after this resource's last sync (and within
+// half a period) is new information and is reused; the resource's lastSyncTime
+// becomes the list's time, so the resources on a key fall into step: one list
+// per resync period, ⌈N/200⌉ GETs.
 func (p *pass) checkDrift(ctx context.Context, acc *account, c *chain) error {
 	ctx = bunq.WithPriority(ctx, bunq.PriorityLow)
-	if err := acc.refresh(ctx, p.r.resyncPeriod()/10, p.now); err != nil {
+	st := &p.obj.Status
+	notBefore := p.now.Add(-p.r.resyncPeriod() / 2)
+	if st.LastSyncTime != nil {
+		// Status drops fractions of a second: a second's margin keeps a resource
+		// from taking the list it was last synced with for a new one.
+		if last := st.LastSyncTime.Add(time.Second); last.After(notBefore) {
+			notBefore = last
+		}
+	}
+	listedAt, err := acc.refresh(ctx, notBefore, p.now)
+	if err != nil {
 		return err
 	}
-	st := &p.obj.Status
 	if fp, ok := acc.lookup(st.PinnedCertificateID); ok && fp == c.fingerprint {
-		now := metav1.NewTime(p.now)
-		st.LastSyncTime = &now
+		synced := metav1.NewTime(listedAt)
+		st.LastSyncTime = &synced
 		return nil
 	}
 	p.event(corev1.EventTypeWarning, "Drift", fmt.Sprintf("pin %d is no longer on bunq with this chain; pinning again", st.PinnedCertificateID))

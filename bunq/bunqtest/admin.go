@@ -31,8 +31,9 @@ type AdminPin struct {
 }
 
 // AdminHandler serves what black-box tests need to see of the emulator from
-// outside its process, under /_emulator/: GET pins (every user's, newest first)
-// and GET counts (calls per "METHOD endpoint"). It holds no secrets.
+// outside its process, under /_emulator/: GET pins (every user's, newest
+// first), GET counts (calls per "METHOD endpoint") and GET statuses (replies
+// per HTTP status). It holds no secrets.
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_emulator/pins", func(w http.ResponseWriter, _ *http.Request) {
@@ -47,6 +48,9 @@ func (s *Server) AdminHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /_emulator/counts", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, s.Counts())
+	})
+	mux.HandleFunc("GET /_emulator/statuses", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, s.Statuses())
 	})
 	return mux
 }

@@ -184,6 +184,17 @@ func (s *Server) StatusCount(status int) int {
 	return n
 }
 
+// Statuses returns how many replies had each HTTP status (0: connection reset).
+func (s *Server) Statuses() map[int]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[int]int{}
+	for _, r := range s.requests {
+		out[r.Status]++
+	}
+	return out
+}
+
 // ResetCounters forgets the calls received so far.
 func (s *Server) ResetCounters() {
 	s.mu.Lock()

@@ -53,7 +53,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	s, err := localstack.Start(root, apiKey, true)
+	s, err := localstack.Start(localstack.Options{Root: root, APIKeys: []string{apiKey}, InstallCRD: true})
 	defer func() {
 		if s != nil {
 			if err := s.Stop(); err != nil {

@@ -52,7 +52,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("bin/%s is missing: run `make test-e2e`, which builds it", bin)
 		}
 	}
-	s, err := localstack.Start(root, apiKey, false)
+	s, err := localstack.Start(localstack.Options{Root: root, APIKeys: []string{apiKey}})
 	e := &e2e{t: t, stack: s, dir: t.TempDir()}
 	t.Cleanup(func() { e.stop() })
 	if err != nil {

@@ -58,15 +58,23 @@ type Stack struct {
 	procs []*exec.Cmd
 }
 
-// Start brings up the control plane (with the CRD when installCRD) and the
-// emulator accepting apiKey. Call Stop even when it fails.
-func Start(root, apiKey string, installCRD bool) (*Stack, error) {
-	dir, err := os.MkdirTemp("", "bunq-pinning-demo-")
+// Options say what to start.
+type Options struct {
+	Root       string   // the repository
+	APIKeys    []string // keys the emulator accepts
+	InstallCRD bool     // install the CRD with the control plane
+	// EmulatorArgs are added to the emulator's command line, such as --time-scale.
+	EmulatorArgs []string
+}
+
+// Start brings up the control plane and the emulator. Call Stop even when it fails.
+func Start(o Options) (*Stack, error) {
+	dir, err := os.MkdirTemp("", "bunq-pinning-")
 	if err != nil {
 		return nil, err
 	}
-	s := &Stack{Root: root, Dir: dir}
-	if err := s.startControlPlane(installCRD); err != nil {
+	s := &Stack{Root: o.Root, Dir: dir}
+	if err := s.startControlPlane(o.InstallCRD); err != nil {
 		return s, err
 	}
 	port, err := freePort()
@@ -74,8 +82,11 @@ func Start(root, apiKey string, installCRD bool) (*Stack, error) {
 		return s, err
 	}
 	s.BunqURL = "http://127.0.0.1:" + strconv.Itoa(port)
-	if err := s.spawn("bunq-emulator", filepath.Join(root, "bin", "bunq-emulator"),
-		"--listen", "127.0.0.1:"+strconv.Itoa(port), "--api-key", apiKey, "--time-scale", "1"); err != nil {
+	args := []string{"--listen", "127.0.0.1:" + strconv.Itoa(port)}
+	for _, k := range o.APIKeys {
+		args = append(args, "--api-key", k)
+	}
+	if err := s.spawn("bunq-emulator", filepath.Join(o.Root, "bin", "bunq-emulator"), append(args, o.EmulatorArgs...)...); err != nil {
 		return s, err
 	}
 	if err := waitHTTP(s.BunqURL + "/_emulator/counts"); err != nil {
@@ -121,6 +132,12 @@ func (s *Stack) startControlPlane(installCRD bool) error {
 
 // StartOperator runs the manager binary as a user would, against the emulator.
 func (s *Stack) StartOperator(extraArgs ...string) error {
+	_, err := s.StartOperatorProcess(extraArgs...)
+	return err
+}
+
+// StartOperatorProcess is StartOperator returning the process, to measure or kill it.
+func (s *Stack) StartOperatorProcess(extraArgs ...string) (*exec.Cmd, error) {
 	args := append([]string{
 		"--kubeconfig", s.Kubeconfig,
 		"--bunq-sandbox-url", s.BunqURL + "/v1",
@@ -128,11 +145,14 @@ func (s *Stack) StartOperator(extraArgs ...string) error {
 		"--health-probe-bind-address", "0",
 		"--metrics-bind-address", "0",
 	}, extraArgs...)
-	return s.spawn("manager", filepath.Join(s.Root, "bin", "manager"), args...)
+	if err := s.spawn("manager", filepath.Join(s.Root, "bin", "manager"), args...); err != nil {
+		return nil, err
+	}
+	return s.procs[len(s.procs)-1], nil
 }
 
 func (s *Stack) spawn(name, binary string, args ...string) error {
-	logFile, err := os.Create(s.Log(name))
+	logFile, err := os.OpenFile(s.Log(name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
