@@ -101,3 +101,16 @@ func issue(parent *CA, tmpl *x509.Certificate) *CA {
 	}
 	return &CA{Cert: cert, Key: key, PEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))}
 }
+
+// ParseCertificatePEM reads the first certificate of a PEM text; nil when there is none.
+func ParseCertificatePEM(s string) *x509.Certificate {
+	block, _ := pem.Decode([]byte(s))
+	if block == nil {
+		return nil
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil
+	}
+	return c
+}

@@ -1,0 +1,270 @@
+/*
+Copyright 2026 The bunq-pinning-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	bunqv1alpha1 "github.com/pinq-dev/bunq-pinning-operator/api/v1alpha1"
+	"github.com/pinq-dev/bunq-pinning-operator/bunq/bunqtest"
+)
+
+// writeTLS writes a fresh certificate into Secret name-tls and returns its leaf.
+func (b *bench) writeTLS(name string, create bool) (string, error) {
+	leaf, key := b.ca.Leaf(name+".example.com", time.Now().Add(-time.Minute), time.Now().Add(90*24*time.Hour))
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name + "-tls", Namespace: ns}, Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{"tls.crt": []byte(leaf), "tls.key": []byte(key), "ca.crt": []byte(b.ca.PEM)}}
+	if create {
+		return leaf, b.c.Create(b.ctx, secret)
+	}
+	return leaf, b.c.Update(b.ctx, secret)
+}
+
+func (b *bench) createResource(name, keySecret string, retain *metav1.Duration) error {
+	return b.c.Create(b.ctx, &bunqv1alpha1.BunqPinnedCertificate{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: bunqv1alpha1.BunqPinnedCertificateSpec{SecretName: name + "-tls", Environment: bunqv1alpha1.EnvironmentSandbox,
+			APIKeySecretRef: bunqv1alpha1.SecretKeyRef{Name: keySecret}, RetainPreviousFor: retain},
+	})
+}
+
+// readyCount counts resources whose name starts with prefix and are Ready.
+func (b *bench) readyCount(prefix string) int {
+	list := &bunqv1alpha1.BunqPinnedCertificateList{}
+	if err := b.c.List(b.ctx, list, client.InNamespace(ns)); err != nil {
+		return 0
+	}
+	n := 0
+	for _, o := range list.Items {
+		if strings.HasPrefix(o.Name, prefix) && meta.IsStatusConditionTrue(o.Status.Conditions, bunqv1alpha1.ConditionReady) {
+			n++
+		}
+	}
+	return n
+}
+
+func (b *bench) waitReady(prefix string, n int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for b.readyCount(prefix) < n {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d %s* resources Ready after %s", b.readyCount(prefix), n, prefix, limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}
+
+// rotate renews name's certificate and measures until bunq holds the new chain
+// and until the status records it.
+func (b *bench) rotate(name string) (pinned, recorded time.Duration, err error) {
+	start := time.Now()
+	leaf, err := b.writeTLS(name, false)
+	if err != nil {
+		return 0, 0, err
+	}
+	pinCh := make(chan time.Duration, 1)
+	go func() { pinCh <- b.waitPin(leaf, start) }()
+	deadline := start.Add(30 * time.Second)
+	want := strings.TrimSpace(leaf)
+	for {
+		obj := &bunqv1alpha1.BunqPinnedCertificate{}
+		if err := b.c.Get(b.ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); err == nil && obj.Status.Certificate != nil &&
+			obj.Status.Pending == "" && b.isLeaf(obj, want) {
+			recorded = time.Since(start)
+			break
+		}
+		if time.Now().After(deadline) {
+			return 0, 0, fmt.Errorf("rotation of %s not recorded in 30s", name)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return <-pinCh, recorded, nil
+}
+
+// isLeaf says whether the status describes the certificate leafPEM.
+func (b *bench) isLeaf(obj *bunqv1alpha1.BunqPinnedCertificate, leafPEM string) bool {
+	c := bunqtest.ParseCertificatePEM(leafPEM)
+	return c != nil && obj.Status.Certificate.SerialNumber == c.SerialNumber.Text(16)
+}
+
+// waitPin polls the emulator until a pin starts with leaf.
+func (b *bench) waitPin(leaf string, start time.Time) time.Duration {
+	want := strings.TrimSpace(leaf)
+	for time.Since(start) < 30*time.Second {
+		pins, err := b.s.BunqPins(b.ctx)
+		if err == nil {
+			for _, p := range pins {
+				if strings.HasPrefix(p.Chain, want) {
+					return time.Since(start)
+				}
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return 30 * time.Second
+}
+
+func (b *bench) rotation() error {
+	zero := &metav1.Duration{}
+	if _, err := b.writeTLS("rot", true); err != nil {
+		return err
+	}
+	if err := b.createResource("rot", "rotation-key", zero); err != nil {
+		return err
+	}
+	if err := b.waitReady("rot", 1, 30*time.Second); err != nil {
+		return err
+	}
+	var pins, statuses []time.Duration
+	for range *rotationsN {
+		time.Sleep(window() / 2) // a renewal now and then, not a burst
+		p, s, err := b.rotate("rot")
+		if err != nil {
+			return err
+		}
+		pins, statuses = append(pins, p), append(statuses, s)
+	}
+	b.report(fmt.Sprintf("rotation: Secret update → pinned on bunq, median of %d", len(pins)), ms(percentile(pins, 0.5)), "≤ 20 ms", percentile(pins, 0.5) <= 20*time.Millisecond)
+	b.report("rotation: Secret update → pinned on bunq, max", ms(percentile(pins, 1)), "≤ 250 ms", percentile(pins, 1) <= 250*time.Millisecond)
+	b.report("rotation: Secret update → status updated, median", ms(percentile(statuses, 0.5)), "≤ 20 ms", percentile(statuses, 0.5) <= 20*time.Millisecond)
+	b.report("rotation: Secret update → status updated, max", ms(percentile(statuses, 1)), "≤ 250 ms", percentile(statuses, 1) <= 250*time.Millisecond)
+	return nil
+}
+
+func (b *bench) coldStart() error {
+	n := *coldN
+	if err := parallel(n, func(i int) error { _, err := b.writeTLS(fleetName(i), true); return err }); err != nil {
+		return err
+	}
+	before := b.stats()
+	start := time.Now()
+	rotated := make(chan [2]time.Duration, 1)
+	go func() {
+		for b.readyCount("fleet-") < n/2 {
+			time.Sleep(20 * time.Millisecond)
+		}
+		p, s, _ := b.rotate("rot")
+		rotated <- [2]time.Duration{p, s}
+	}()
+	if err := parallel(n, func(i int) error { return b.createResource(fleetName(i), "fleet-key", nil) }); err != nil {
+		return err
+	}
+	if err := b.waitReady("fleet-", n, 10*time.Minute); err != nil {
+		return err
+	}
+	took := time.Since(start)
+	during := <-rotated
+	after := b.stats()
+
+	ideal := time.Duration(n/5) * window()
+	ratio := float64(took) / float64(ideal)
+	b.report(fmt.Sprintf("cold start: %d resources Ready / POST-limit time (%s)", n, ideal.Round(time.Millisecond)),
+		fmt.Sprintf("%.3f (%s)", ratio, took.Round(time.Millisecond)), "≤ 1.03", ratio <= 1.03)
+	b.report("cold start: 429 replies", fmt.Sprint(after.statuses["429"]-before.statuses["429"]), "0", after.statuses["429"] == before.statuses["429"])
+	posts := float64(diff(after, before, "POST "+bunqtest.EndpointPins)-1) / float64(n) // one is the rotation's
+	b.report("cold start: POSTs per converged resource", fmt.Sprintf("%.3f", posts), "≤ 1.02", posts <= 1.02)
+	inst, sess := diff(after, before, "POST installation"), diff(after, before, "POST session-server")
+	b.report(fmt.Sprintf("cold start: installations and sessions for %d resources on one key", n), fmt.Sprintf("%d and %d", inst, sess), "1 and 1", inst == 1 && sess == 1)
+	b.report("rotation while the cold start runs: → pinned on bunq", ms(during[0]), "≤ 2 s", during[0] <= 2*time.Second)
+	return nil
+}
+
+func fleetName(i int) string { return fmt.Sprintf("fleet-%04d", i) }
+
+func (b *bench) steadyState() error {
+	time.Sleep(2 * window()) // let the retirements of the last rotation finish
+	before := b.stats()
+	time.Sleep(*steady)
+	calls := b.stats().total() - before.total()
+	b.report(fmt.Sprintf("steady state: bunq calls in %s after convergence", *steady), fmt.Sprint(calls), "0", calls == 0)
+	return nil
+}
+
+func (b *bench) restart() error {
+	before := b.stats()
+	if err := b.restartManager("10m"); err != nil {
+		return err
+	}
+	time.Sleep(10 * window())
+	if err := b.waitReady("fleet-", *coldN, time.Minute); err != nil {
+		return err
+	}
+	after := b.stats()
+	writes := after.writes() - before.writes()
+	inst := diff(after, before, "POST installation") + diff(after, before, "POST session-server")
+	limited := after.statuses["429"] - before.statuses["429"]
+	b.report(fmt.Sprintf("restart with %d synced: bunq writes, installations+sessions, 429s", *coldN),
+		fmt.Sprintf("%d, %d, %d", writes, inst, limited), "0, 0, 0", writes == 0 && inst == 0 && limited == 0)
+	// The rotation resource has its own key; take it away so the resync figure counts one key.
+	return b.c.Delete(b.ctx, &bunqv1alpha1.BunqPinnedCertificate{ObjectMeta: metav1.ObjectMeta{Name: "rot", Namespace: ns}})
+}
+
+func (b *bench) drift() error {
+	more := *driftN - *coldN
+	if err := parallel(more, func(i int) error { _, err := b.writeTLS(fleetName(*coldN+i), true); return err }); err != nil {
+		return err
+	}
+	if err := parallel(more, func(i int) error { return b.createResource(fleetName(*coldN+i), "fleet-key", nil) }); err != nil {
+		return err
+	}
+	if err := b.waitReady("fleet-", *driftN, 15*time.Minute); err != nil {
+		return err
+	}
+	const period = 20 * time.Second
+	if err := b.restartManager(period.String()); err != nil {
+		return err
+	}
+	time.Sleep(15 * time.Second)
+	rss, peak := b.rss()
+	b.baseRSS, b.basePeak = rss, peak
+	b.report(fmt.Sprintf("memory with %d resources (RSS, peak)", *driftN), fmt.Sprintf("%.0f, %.0f MiB", rss, peak), "≤ 128 MiB", peak <= 128)
+
+	time.Sleep(2 * period) // the first resync brings the resources into step
+	before := b.stats()
+	const cycles = 3
+	time.Sleep(cycles * period)
+	gets := float64(diff(b.stats(), before, "GET "+bunqtest.EndpointPins)) / cycles
+	want := float64((*driftN + 199) / 200)
+	b.report(fmt.Sprintf("resync of %d resources on one key: GETs per period", *driftN), fmt.Sprintf("%.1f", gets), fmt.Sprintf("%.0f", want), gets <= want)
+	return nil
+}
+
+func (b *bench) memory() error {
+	payload := []byte(strings.Repeat("x", 50*1024))
+	if err := parallel(*unrelatedN, func(i int) error {
+		return b.c.Create(b.ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("unrelated-%05d", i), Namespace: "noise"},
+			Data: map[string][]byte{"blob": payload}})
+	}); err != nil {
+		return err
+	}
+	if err := b.restartManager((20 * time.Second).String()); err != nil {
+		return err
+	}
+	time.Sleep(15 * time.Second)
+	rss, peak := b.rss()
+	ratio, peakRatio := rss/b.baseRSS, peak/b.basePeak
+	b.report(fmt.Sprintf("memory with %d unrelated 50 KB Secrets vs none (RSS, peak)", *unrelatedN),
+		fmt.Sprintf("%.2f×, %.2f×", ratio, peakRatio), "≤ 1.10×", ratio <= 1.10 && peakRatio <= 1.10)
+	return nil
+}
