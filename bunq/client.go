@@ -159,7 +159,7 @@ type request struct {
 	body     []byte
 	token    string // X-Bunq-Client-Authentication; empty before installation
 	sign     *signer
-	bucket   string // limiter bucket: the method, or session-server
+	bucket   string // limiter bucket: the method, "POST <handshake endpoint>", or session-server
 }
 
 type signer = keyPair

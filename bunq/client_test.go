@@ -95,6 +95,23 @@ func (e *env) noSecrets(t *testing.T, err error) {
 	}
 }
 
+// concurrently runs f n times at once and returns the first error.
+func concurrently(n int, f func() error) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() { errs <- f() })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func chain(cns ...string) []string {
 	out := make([]string, len(cns))
 	for i, cn := range cns {
@@ -457,20 +474,11 @@ func TestContextPersistedAndReloaded(t *testing.T) {
 func TestConcurrentCallersShareOneSession(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, bunqtest.Options{})
-	var wg sync.WaitGroup
-	errs := make(chan error, 20)
-	for range 20 {
-		wg.Go(func() {
-			_, err := e.client.ListCertificatePins(context.Background())
-			errs <- err
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
+	if err := concurrently(20, func() error {
+		_, err := e.client.ListCertificatePins(context.Background())
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
 	if n := e.count(http.MethodPost, "installation") + e.count(http.MethodPost, "session-server"); n != 2 {
 		t.Errorf("%d installation and session calls for 20 concurrent callers, want 2", n)
@@ -484,20 +492,11 @@ func TestConcurrentPinsStayUnderTheLimits(t *testing.T) {
 		o.Limiter = bunq.NewLimiter(bunq.DefaultLimits().Scaled(scale), false)
 	})
 	pem := bunqtest.CertificatePEM("a.example.com")
-	var wg sync.WaitGroup
-	errs := make(chan error, 50)
-	for range 50 {
-		wg.Go(func() {
-			_, err := e.client.PinCertificateChain(context.Background(), []string{pem})
-			errs <- err
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
+	if err := concurrently(50, func() error {
+		_, err := e.client.PinCertificateChain(context.Background(), []string{pem})
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
 	if n := e.emu.StatusCount(http.StatusTooManyRequests); n != 0 {
 		t.Errorf("%d replies were 429, want 0", n)
@@ -516,11 +515,10 @@ func TestEmulatorEnforcesLimits(t *testing.T) {
 	if _, err := e.client.UserID(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	for range 20 {
-		wg.Go(func() { _, _ = e.client.PinCertificateChain(context.Background(), []string{pem}) })
-	}
-	wg.Wait()
+	_ = concurrently(20, func() error {
+		_, err := e.client.PinCertificateChain(context.Background(), []string{pem})
+		return err
+	})
 	if n := e.emu.StatusCount(http.StatusTooManyRequests); n == 0 {
 		t.Error("an unthrottled burst of 20 POSTs earned no 429")
 	}

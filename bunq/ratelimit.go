@@ -19,6 +19,7 @@ package bunq
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -58,8 +59,11 @@ func (l Limits) Scaled(factor float64) Limits {
 	return Limits{s(l.GET), s(l.POST), s(l.PUT), s(l.DELETE), s(l.SessionServer)}
 }
 
+// rate is the limit of a bucket: a method ("GET"), a method and a handshake
+// endpoint ("POST installation"), or session-server.
 func (l Limits) rate(bucket string) Rate {
-	switch bucket {
+	method, _, _ := strings.Cut(bucket, " ")
+	switch method {
 	case http.MethodGet:
 		return l.GET
 	case http.MethodPost:
@@ -98,8 +102,12 @@ func priorityOf(ctx context.Context) Priority {
 	return p
 }
 
-// Limiter keeps a process under bunq's limits, per host and per method. Share one
-// across every Client of a process: bunq counts per IP, not per API key.
+// Limiter keeps a process under bunq's limits, per host and per method. bunq
+// counts per endpoint; the limiter counts every user-scoped call of a method
+// together (safe whatever bunq means by an endpoint) and gives the handshake
+// endpoints, used once per API key, windows of their own so a new key does not
+// eat into the pins' budget. Share one across every Client of a process: bunq
+// counts per IP, not per API key.
 type Limiter struct {
 	limits    Limits
 	startFull bool

@@ -236,7 +236,7 @@ func (c *Client) install(ctx context.Context) error {
 	}
 	body, _ := json.Marshal(map[string]string{"client_public_key": pub})
 	raw, err := c.send(ctx, request{method: http.MethodPost, path: "installation", endpoint: "installation",
-		body: body, bucket: http.MethodPost})
+		body: body, bucket: "POST installation"})
 	if err != nil {
 		return err
 	}
@@ -289,7 +289,7 @@ func (c *Client) registerDevice(ctx context.Context) error {
 	}
 	body, _ := json.Marshal(payload)
 	raw, err := c.send(ctx, request{method: http.MethodPost, path: "device-server", endpoint: "device-server",
-		body: body, token: token, sign: keys, bucket: http.MethodPost})
+		body: body, token: token, sign: keys, bucket: "POST device-server"})
 	if err != nil {
 		return err
 	}

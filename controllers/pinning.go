@@ -24,6 +24,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bunqv1alpha1 "github.com/pinq-dev/bunq-pinning-operator/api/v1alpha1"
 	"github.com/pinq-dev/bunq-pinning-operator/bunq"
@@ -157,7 +158,7 @@ func (p *pass) referencedElsewhere(ctx context.Context, acc *account) (map[int64
 		return nil, err
 	}
 	list := &bunqv1alpha1.BunqPinnedCertificateList{}
-	if err := p.r.List(ctx, list); err != nil {
+	if err := p.r.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	skip := map[int64]bool{}

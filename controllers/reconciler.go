@@ -22,8 +22,6 @@ import (
 	"strconv"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -61,6 +59,7 @@ type BunqPinnedCertificateReconciler struct {
 	Now func() time.Time
 
 	accounts *accounts
+	secrets  *secretReader
 }
 
 // +kubebuilder:rbac:groups=bunq.pinq.dev,resources=bunqpinnedcertificates,verbs=get;list;watch;update;patch
@@ -124,11 +123,11 @@ func (r *BunqPinnedCertificateReconciler) ensureFinalizer(ctx context.Context, o
 
 // sync is the steady path: load → parse → pin or rotate → check drift → retire → report.
 func (p *pass) sync(ctx context.Context) (ctrl.Result, error) {
-	secret, err := p.loadSecret(ctx, p.obj.Spec.SecretName)
+	data, err := p.loadSecret(ctx, p.obj.Spec.SecretName, bunqv1alpha1.ReasonSecretNotFound, "tls.crt", "ca.crt")
 	if err != nil {
 		return p.fail(err)
 	}
-	c, err := chainFromSecret(secret.Data, p.obj.Spec.Chain, p.now)
+	c, err := chainFromSecret(data, p.obj.Spec.Chain, p.now)
 	if err != nil {
 		return p.fail(err)
 	}
@@ -136,7 +135,7 @@ func (p *pass) sync(ctx context.Context) (ctrl.Result, error) {
 	if err != nil {
 		return p.fail(err)
 	}
-	if p.mayWrite(c) {
+	if p.mayUnpin() {
 		if err := p.ensureFresh(ctx); err != nil {
 			return p.fail(err)
 		}
@@ -156,8 +155,12 @@ func (p *pass) sync(ctx context.Context) (ctrl.Result, error) {
 	if err != nil {
 		return p.fail(err)
 	}
-	if err := p.retire(ctx, acc); err != nil {
-		return p.fail(err)
+	// A new pin is recorded at once; retiring the old one waits for the next
+	// pass (which this pass's status write triggers), not the other way round.
+	if !p.announced {
+		if err := p.retire(ctx, acc); err != nil {
+			return p.fail(err)
+		}
 	}
 	certificateNotAfter.WithLabelValues(p.obj.Namespace, p.obj.Name).Set(float64(c.certs[0].NotAfter.Unix()))
 	p.report(metav1.ConditionTrue, bunqv1alpha1.ReasonPinned,
@@ -165,10 +168,12 @@ func (p *pass) sync(ctx context.Context) (ctrl.Result, error) {
 	return ctrl.Result{RequeueAfter: p.nextWake()}, nil
 }
 
-// mayWrite says whether this pass may pin or unpin.
-func (p *pass) mayWrite(c *chain) bool {
+// mayUnpin says whether this pass may unpin, and so must start from the
+// resource as the API server has it. A pass that only pins needs no such
+// check: the pending write before the pin is conditional on the version read.
+func (p *pass) mayUnpin() bool {
 	st := p.obj.Status
-	if st.Pending != "" || st.PinnedCertificateID == 0 || st.Fingerprint != c.fingerprint || p.resyncDue() {
+	if st.Pending != "" || p.resyncDue() {
 		return true
 	}
 	for _, prev := range st.Previous {
@@ -193,36 +198,32 @@ func (p *pass) ensureFresh(ctx context.Context) error {
 	return nil
 }
 
-func (p *pass) loadSecret(ctx context.Context, name string) (*corev1.Secret, error) {
-	secret := &corev1.Secret{}
-	err := p.r.APIReader.Get(ctx, types.NamespacedName{Namespace: p.obj.Namespace, Name: name}, secret)
-	if apierrors.IsNotFound(err) {
-		reason := bunqv1alpha1.ReasonSecretNotFound
-		if name != p.obj.Spec.SecretName {
-			reason = bunqv1alpha1.ReasonAPIKeyNotFound
-		}
-		return nil, &missingError{reason: reason, msg: "Secret " + p.obj.Namespace + "/" + name + " does not exist"}
+// loadSecret reads the keys wanted of a Secret in the resource's namespace;
+// missing says which reason a missing Secret is reported with.
+func (p *pass) loadSecret(ctx context.Context, name, missing string, keep ...string) (map[string][]byte, error) {
+	data, found, err := p.r.secrets.read(ctx, types.NamespacedName{Namespace: p.obj.Namespace, Name: name}, keep...)
+	if err != nil {
+		return nil, err
 	}
-	return secret, err
+	if !found {
+		return nil, &missingError{reason: missing, msg: "Secret " + p.obj.Namespace + "/" + name + " does not exist"}
+	}
+	return data, nil
 }
 
-// account returns the API context of the resource's key; the key is read live
-// and never stored or logged.
+// account returns the API context of the resource's key; the key is never
+// stored in a resource or logged.
 func (p *pass) account(ctx context.Context) (*account, error) {
 	ref := p.obj.Spec.APIKeySecretRef
 	key := ref.Key
 	if key == "" {
 		key = defaultAPIKeyKey
 	}
-	secret, err := p.loadSecret(ctx, ref.Name)
+	data, err := p.loadSecret(ctx, ref.Name, bunqv1alpha1.ReasonAPIKeyNotFound, key)
 	if err != nil {
-		var me *missingError
-		if errors.As(err, &me) {
-			me.reason = bunqv1alpha1.ReasonAPIKeyNotFound
-		}
 		return nil, err
 	}
-	apiKey := string(secret.Data[key])
+	apiKey := string(data[key])
 	if apiKey == "" {
 		return nil, &missingError{reason: bunqv1alpha1.ReasonAPIKeyNotFound,
 			msg: "Secret " + p.obj.Namespace + "/" + ref.Name + " has no key " + key + " or it is empty"}

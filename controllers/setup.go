@@ -53,6 +53,7 @@ func (r *BunqPinnedCertificateReconciler) SetupWithManager(mgr ctrl.Manager, max
 		return err
 	}
 	r.accounts = &accounts{newClient: r.NewClient, reader: r.APIReader, writer: r.Client, namespace: r.ContextNamespace}
+	r.secrets = &secretReader{cache: r.Client, live: r.APIReader}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&bunqv1alpha1.BunqPinnedCertificate{}).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.resourcesForSecret)).
@@ -68,7 +69,8 @@ func (r *BunqPinnedCertificateReconciler) resourcesForSecret(ctx context.Context
 	seen := map[string]bool{}
 	for _, index := range []string{indexSecretName, indexAPIKeyName} {
 		list := &bunqv1alpha1.BunqPinnedCertificateList{}
-		if err := r.List(ctx, list, client.InNamespace(secret.GetNamespace()), client.MatchingFields{index: secret.GetName()}); err != nil {
+		if err := r.List(ctx, list, client.InNamespace(secret.GetNamespace()),
+			client.MatchingFields{index: secret.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
 			logf.FromContext(ctx).Error(err, "cannot map a Secret to its resources", "secret", secret.GetName())
 			continue
 		}

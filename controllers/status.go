@@ -72,7 +72,9 @@ func (p *pass) report(status metav1.ConditionStatus, reason, message string) {
 		return
 	}
 	p.log.Info("ready condition changed", "status", status, "reason", reason, "message", message)
-	if status == metav1.ConditionTrue && p.announced {
+	// A pin in progress needs no event of its own (its outcome gets one), nor
+	// does Ready=True after a pin event.
+	if reason == bunqv1alpha1.ReasonPinning || status == metav1.ConditionTrue && p.announced {
 		return
 	}
 	eventType := corev1.EventTypeNormal

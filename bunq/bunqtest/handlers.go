@@ -384,26 +384,32 @@ func pageLinks(path string, q url.Values, all, page []*pin, count int) object {
 	return links
 }
 
-// GET /v1/user/{userID}/certificate-pinned/{id}
-func (s *Server) readPin(c call) reply {
+// ownPin admits calls on /user/{userID}/certificate-pinned/{id} of that user's pins.
+func (s *Server) ownPin(c call) (*pin, reply, bool) {
 	if _, rep, ok := s.ownUser(c); !ok {
-		return rep
+		return nil, rep, false
 	}
 	p := s.pins[c.args[1]]
 	if p == nil || p.userID != c.args[0] {
-		return errorReply(http.StatusNotFound, TextNotFound)
+		return nil, errorReply(http.StatusNotFound, TextNotFound), false
+	}
+	return p, reply{}, true
+}
+
+// GET /v1/user/{userID}/certificate-pinned/{id}
+func (s *Server) readPin(c call) reply {
+	p, rep, ok := s.ownPin(c)
+	if !ok {
+		return rep
 	}
 	return okReply([]object{pinObject(p)})
 }
 
 // DELETE /v1/user/{userID}/certificate-pinned/{id}
 func (s *Server) deletePin(c call) reply {
-	if _, rep, ok := s.ownUser(c); !ok {
+	p, rep, ok := s.ownPin(c)
+	if !ok {
 		return rep
-	}
-	p := s.pins[c.args[1]]
-	if p == nil || p.userID != c.args[0] {
-		return errorReply(http.StatusNotFound, TextNotFound)
 	}
 	delete(s.pins, p.id)
 	return okReply([]object{})

@@ -47,7 +47,7 @@ const (
 )
 
 var (
-	timeScale  = flag.Float64("time-scale", 10, "emulator and limiter time scale: bunq's 3 s windows last 3/scale s")
+	timeScale  = flag.Float64("time-scale", 5, "emulator and limiter time scale: bunq's 3 s windows last 3/scale s")
 	rotationsN = flag.Int("rotations", 20, "rotations measured on a quiet operator")
 	coldN      = flag.Int("cold", 200, "resources created at once on one API key")
 	driftN     = flag.Int("drift", 1000, "resources on one API key for the resync and memory figures")
@@ -59,6 +59,7 @@ type bench struct {
 	ctx   context.Context
 	s     *localstack.Stack
 	c     client.Client
+	w     client.WithWatch
 	ca    *bunqtest.CA
 	mgr   *exec.Cmd
 	lines []string
@@ -80,6 +81,9 @@ func main() {
 	}()
 	if err == nil {
 		b.c = s.Client
+		b.w, err = client.NewWithWatch(s.Config, client.Options{Scheme: s.Client.Scheme()})
+	}
+	if err == nil {
 		err = b.run()
 	}
 	if err != nil {
