@@ -179,13 +179,13 @@ func (p *pass) referencedElsewhere(ctx context.Context, acc *account) (map[int64
 
 // checkDrift reads the pins back and pins again when the recorded id is gone or
 // holds another chain. A list read after this resource's last sync (and within
-// half a period) is new information and is reused; the resource's lastSyncTime
+// a period) is new information and is reused; the resource's lastSyncTime
 // becomes the list's time, so the resources on a key fall into step: one list
 // per resync period, ⌈N/200⌉ GETs.
 func (p *pass) checkDrift(ctx context.Context, acc *account, c *chain) error {
 	ctx = bunq.WithPriority(ctx, bunq.PriorityLow)
 	st := &p.obj.Status
-	notBefore := p.now.Add(-p.r.resyncPeriod() / 2)
+	notBefore := p.now.Add(-p.r.resyncPeriod())
 	if st.LastSyncTime != nil {
 		// Status drops fractions of a second: a second's margin keeps a resource
 		// from taking the list it was last synced with for a new one.

@@ -234,4 +234,3 @@ func parallel(n int, f func(i int) error) error {
 	close(errs)
 	return <-errs
 }
-
