@@ -72,7 +72,7 @@ func parseFlags() (config, zap.Options) {
 	flag.StringVar(&c.contextNamespace, "context-namespace", defaultNamespace(), "Namespace of the Secrets that hold bunq API contexts.")
 	flag.DurationVar(&c.resyncPeriod, "resync-period", controllers.DefaultResyncPeriod, "How often pins are read back from bunq.")
 	flag.StringVar(&c.permittedIPs, "permitted-ips", "", "Comma-separated IPs sent at device registration; '*' makes a wildcard key; empty binds the key to the caller's IP.")
-	flag.IntVar(&c.maxConcurrent, "max-concurrent-reconciles", 4, "Resources reconciled at once.")
+	flag.IntVar(&c.maxConcurrent, "max-concurrent-reconciles", 8, "Resources reconciled at once; more than bunq's 5 POSTs per window keeps the window full.")
 	flag.StringVar(&c.metricsAddr, "metrics-bind-address", "0", "Metrics endpoint address: :8443 for HTTPS, :8080 for HTTP, 0 to disable.")
 	flag.BoolVar(&c.secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with authentication and authorization.")
 	flag.StringVar(&c.probeAddr, "health-probe-bind-address", ":8081", "Health probe endpoint address.")

@@ -160,13 +160,22 @@ type request struct {
 	token    string // X-Bunq-Client-Authentication; empty before installation
 	sign     *signer
 	bucket   string // limiter bucket: the method, "POST <handshake endpoint>", or session-server
+
+	signature string // X-Bunq-Client-Signature, made once before the first attempt
 }
 
 type signer = keyPair
 
 // send makes the call with retries and returns the body of a verified 200 reply.
+// The body is signed before any rate-limit slot is taken, so a slot is held
+// only for the exchange itself.
 func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
 	var err error
+	if r.sign != nil {
+		if r.signature, err = Sign(r.sign.private, r.body); err != nil {
+			return nil, fmt.Errorf("bunq: sign request: %w", err)
+		}
+	}
 	for attempt := 0; attempt < c.opts.Backoff.Attempts; attempt++ {
 		if attempt > 0 {
 			if werr := sleep(ctx, c.backoff(attempt)); werr != nil {
@@ -253,9 +262,7 @@ func (c *Client) exchange(ctx context.Context, r request) (int, http.Header, []b
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	if err := c.setHeaders(req, r); err != nil {
-		return 0, nil, nil, err
-	}
+	c.setHeaders(req, r)
 	resp, err := c.opts.HTTPClient.Do(req)
 	if err != nil {
 		return 0, nil, nil, err
@@ -275,7 +282,7 @@ func (c *Client) exchange(ctx context.Context, r request) (int, http.Header, []b
 	return resp.StatusCode, resp.Header, body, nil
 }
 
-func (c *Client) setHeaders(req *http.Request, r request) error {
+func (c *Client) setHeaders(req *http.Request, r request) {
 	h := req.Header
 	h.Set("Cache-Control", "no-cache")
 	h.Set("User-Agent", c.opts.UserAgent)
@@ -287,14 +294,9 @@ func (c *Client) setHeaders(req *http.Request, r request) error {
 	if r.token != "" {
 		h.Set("X-Bunq-Client-Authentication", r.token)
 	}
-	if r.sign != nil {
-		sig, err := Sign(r.sign.private, r.body)
-		if err != nil {
-			return fmt.Errorf("sign request: %w", err)
-		}
-		h.Set("X-Bunq-Client-Signature", sig)
+	if r.signature != "" {
+		h.Set("X-Bunq-Client-Signature", r.signature)
 	}
-	return nil
 }
 
 // check turns a reply into its body or an error. Every reply after installation

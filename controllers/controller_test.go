@@ -87,7 +87,7 @@ var _ = Describe("Pinning and rotation", func() {
 		second := w.issue("hooks-tls", "hooks.example.com")
 		got := waitPinned(obj, second)
 		Eventually(w.pinsOnBunq).Should(Equal(map[int64]string{got.Status.PinnedCertificateID: chainOf(second).fingerprint}))
-		Expect(get(obj).Status.Previous).To(BeEmpty())
+		Eventually(func() []bunqv1alpha1.PreviousPin { return get(obj).Status.Previous }).Should(BeEmpty())
 	})
 
 	It("makes no bunq call for Secret changes that keep the chain, nor in steady state", func() {
