@@ -112,11 +112,23 @@ func TestLimiterServesHigherPriorityFirst(t *testing.T) {
 			r()
 		})
 	}
+	w := l.window("h", "POST")
+	queued := func(n int) {
+		for {
+			w.mu.Lock()
+			got := len(w.waiters)
+			w.mu.Unlock()
+			if got == n {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
 	start(PriorityLow)
 	start(PriorityNormal)
-	time.Sleep(10 * time.Millisecond) // both queued before the urgent one arrives
+	queued(2) // both wait before the urgent one arrives
 	start(PriorityHigh)
-	time.Sleep(10 * time.Millisecond)
+	queued(3)
 	release()
 	wg.Wait()
 	close(order)
