@@ -289,7 +289,7 @@ func (c *Client) setHeaders(req *http.Request, r request) {
 	h.Set("X-Bunq-Language", "en_US")
 	h.Set("X-Bunq-Region", "nl_NL")
 	h.Set("X-Bunq-Geolocation", "0 0 0 0 000")
-	h.Set("X-Bunq-Client-Request-Id", newUUID())
+	h.Set("X-Bunq-Client-Request-Id", NewUUID())
 	h.Set("Content-Type", "application/json")
 	if r.token != "" {
 		h.Set("X-Bunq-Client-Authentication", r.token)
@@ -353,8 +353,8 @@ func stripQuery(path string) string {
 	return path
 }
 
-// newUUID returns a random (version 4) UUID for X-Bunq-Client-Request-Id.
-func newUUID() string {
+// NewUUID returns a random (version 4) UUID, as bunq's request and response ids are.
+func NewUUID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40

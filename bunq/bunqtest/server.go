@@ -274,7 +274,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, rep reply, fault 
 	if id := r.Header.Get("X-Bunq-Client-Request-Id"); id != "" {
 		h.Set("X-Bunq-Client-Request-Id", id)
 	}
-	h.Set("X-Bunq-Client-Response-Id", newUUID())
+	h.Set("X-Bunq-Client-Response-Id", bunq.NewUUID())
 	if sig := s.signature(rep, fault); sig != "" {
 		h.Set("X-Bunq-Server-Signature", sig)
 	}
@@ -341,14 +341,6 @@ func newToken() string {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
 func timestamp(t time.Time) string {
