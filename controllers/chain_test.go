@@ -143,3 +143,39 @@ func TestFingerprint(t *testing.T) {
 		t.Errorf("info %+v", info)
 	}
 }
+
+// FuzzChainFromSecret feeds arbitrary tls.crt and ca.crt to the parser: it must
+// not panic, must fingerprint what it accepts the way bunq's glued form reads
+// back, and must never echo the input (it may hold a private key) in an error.
+func FuzzChainFromSecret(f *testing.F) {
+	pki := newTestPKI()
+	served := pki.served("hooks.example.com")
+	leaf, key := pki.intermediate.Leaf("x.example.com", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	f.Add([]byte(served), []byte(pki.root.PEM))
+	f.Add([]byte(leaf+key), []byte{})
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), []byte("garbage"))
+	f.Add(derOf(leaf), []byte(nil))
+	f.Fuzz(func(t *testing.T, crt, ca []byte) {
+		for _, mode := range []bunqv1alpha1.ChainMode{bunqv1alpha1.ChainServed, bunqv1alpha1.ChainLeaf, bunqv1alpha1.ChainServedWithCA} {
+			c, err := chainFromSecret(map[string][]byte{"tls.crt": crt, "ca.crt": ca}, mode, time.Now())
+			if err != nil {
+				ce, ok := err.(*chainError)
+				if !ok || ce.reason == "" {
+					t.Fatalf("error %v is not a chainError with a reason", err)
+				}
+				for _, line := range strings.Split(string(crt)+"\n"+string(ca), "\n") {
+					if line = strings.TrimSpace(line); len(line) >= 40 && strings.Contains(ce.msg, line) {
+						t.Fatalf("message %q echoes input line %q", ce.msg, line)
+					}
+				}
+				continue
+			}
+			if len(c.pems) == 0 || len(c.pems) != len(c.certs) {
+				t.Fatalf("accepted a chain of %d PEMs and %d certificates", len(c.pems), len(c.certs))
+			}
+			if got := pinnedFingerprint(strings.Join(c.pems, "\n")); got != c.fingerprint {
+				t.Fatalf("fingerprint %s, read back as %s", c.fingerprint, got)
+			}
+		}
+	})
+}
