@@ -116,6 +116,8 @@ func run(c config) error {
 		HealthProbeBindAddress: c.probeAddr,
 		LeaderElection:         c.leaderElect,
 		LeaderElectionID:       "bunq-pinning-operator.pinq.dev",
+		// The Lease lives beside the API contexts, also when run outside a pod.
+		LeaderElectionNamespace: c.contextNamespace,
 		// Managed fields are dead weight in the cache.
 		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 	})

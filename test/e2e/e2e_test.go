@@ -65,7 +65,8 @@ func TestEndToEnd(t *testing.T) {
 	e.kubectl("wait", "--for=condition=Established", "crd/bunqpinnedcertificates.bunq.pinq.dev", "--timeout=30s")
 	e.kubectl("create", "namespace", "payments")
 	e.kubectl("create", "namespace", "bunq-pinning-system")
-	if err := s.StartOperator(); err != nil {
+	// As deployed: with leader election, whose Lease lives in the context namespace.
+	if err := s.StartOperator("--leader-elect"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -92,6 +93,7 @@ func TestEndToEnd(t *testing.T) {
 
 	e.kubectl("delete", "bpc/hooks", "-n", "payments", "--timeout=60s")
 	e.expectPins(map[string]string{})
+	e.kubectl("get", "lease/bunq-pinning-operator.pinq.dev", "-n", "bunq-pinning-system")
 }
 
 // kubectl runs kubectl against the local control plane and fails on an error.
