@@ -86,10 +86,11 @@ func (r *BunqPinnedCertificateReconciler) Reconcile(ctx context.Context, req ctr
 	if !obj.DeletionTimestamp.IsZero() {
 		return p.finalize(ctx)
 	}
-	if err := r.ensureFinalizer(ctx, obj); err != nil {
+	if added, err := r.ensureFinalizer(ctx, obj); err != nil {
 		return ctrl.Result{}, err
+	} else if added {
+		p.orig = obj.DeepCopy() // the finalizer patch moved the resourceVersion on
 	}
-	p.orig = obj.DeepCopy() // the finalizer patch moved the resourceVersion on
 	if obj.Spec.Suspend {
 		p.log.V(1).Info("suspended: no bunq calls")
 		p.report(metav1.ConditionFalse, bunqv1alpha1.ReasonSuspended, "spec.suspend is true: bunq is not called; existing pins stay as they are")
@@ -112,13 +113,14 @@ func (r *BunqPinnedCertificateReconciler) resyncPeriod() time.Duration {
 	return DefaultResyncPeriod
 }
 
-func (r *BunqPinnedCertificateReconciler) ensureFinalizer(ctx context.Context, obj *bunqv1alpha1.BunqPinnedCertificate) error {
+// ensureFinalizer adds the finalizer when it is missing and says whether it did.
+func (r *BunqPinnedCertificateReconciler) ensureFinalizer(ctx context.Context, obj *bunqv1alpha1.BunqPinnedCertificate) (bool, error) {
 	if controllerutil.ContainsFinalizer(obj, Finalizer) {
-		return nil
+		return false, nil
 	}
 	base := obj.DeepCopy()
 	controllerutil.AddFinalizer(obj, Finalizer)
-	return r.Patch(ctx, obj, client.MergeFrom(base))
+	return true, r.Patch(ctx, obj, client.MergeFrom(base))
 }
 
 // sync is the steady path: load → parse → pin or rotate → check drift → retire → report.

@@ -28,17 +28,12 @@ import (
 
 	bunqv1alpha1 "github.com/pinq-dev/bunq-pinning-operator/api/v1alpha1"
 	"github.com/pinq-dev/bunq-pinning-operator/bunq/bunqtest"
+	"github.com/pinq-dev/bunq-pinning-operator/test/localstack"
 )
 
 // writeTLS writes a fresh certificate into Secret name-tls and returns its leaf.
 func (b *bench) writeTLS(name string, create bool) (string, error) {
-	leaf, key := b.ca.Leaf(name+".example.com", time.Now().Add(-time.Minute), time.Now().Add(90*24*time.Hour))
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name + "-tls", Namespace: ns}, Type: corev1.SecretTypeTLS,
-		Data: map[string][]byte{"tls.crt": []byte(leaf), "tls.key": []byte(key), "ca.crt": []byte(b.ca.PEM)}}
-	if create {
-		return leaf, b.c.Create(b.ctx, secret)
-	}
-	return leaf, b.c.Update(b.ctx, secret)
+	return localstack.WriteCertificate(b.ctx, b.c, b.ca, ns, name+"-tls", name+".example.com", create)
 }
 
 func (b *bench) createResource(name, keySecret string, retain *metav1.Duration) error {

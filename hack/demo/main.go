@@ -28,6 +28,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -105,7 +106,7 @@ func story(s *localstack.Stack) error {
 	}
 	step("Secret %s/bunq-api-key holds the bunq API key", namespace)
 	ca := bunqtest.NewCA("Demo CA")
-	if err := writeCertificate(ctx, s.Client, ca, true); err != nil {
+	if _, err := localstack.WriteCertificate(ctx, s.Client, ca, namespace, "hooks-tls", dnsName, true); err != nil {
 		return err
 	}
 	step("Secret %s/hooks-tls written as cert-manager does: kubernetes.io/tls, leaf %s, tls.key, ca.crt", namespace, dnsName)
@@ -139,7 +140,7 @@ func story(s *localstack.Stack) error {
 
 func rotate(ctx context.Context, s *localstack.Stack, ca *bunqtest.CA, obj *bunqv1alpha1.BunqPinnedCertificate, sum *summary) error {
 	renewed := time.Now()
-	if err := writeCertificate(ctx, s.Client, ca, false); err != nil {
+	if _, err := localstack.WriteCertificate(ctx, s.Client, ca, namespace, "hooks-tls", dnsName, false); err != nil {
 		return err
 	}
 	step("cert-manager renewed %s: new certificate written to Secret %s/hooks-tls", dnsName, namespace)
@@ -205,35 +206,8 @@ func apply(ctx context.Context, c client.Client) (*bunqv1alpha1.BunqPinnedCertif
 	return obj, c.Create(ctx, obj)
 }
 
-// writeCertificate issues a leaf from ca and writes it as cert-manager's CA
-// issuer does: kubernetes.io/tls with tls.crt, tls.key, ca.crt and annotations.
-func writeCertificate(ctx context.Context, c client.Client, ca *bunqtest.CA, create bool) error {
-	crt, key := ca.Leaf(dnsName, time.Now().Add(-time.Minute), time.Now().Add(90*24*time.Hour))
-	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "hooks-tls", Namespace: namespace, Annotations: map[string]string{
-			"cert-manager.io/alt-names":        dnsName,
-			"cert-manager.io/certificate-name": "hooks",
-			"cert-manager.io/common-name":      dnsName,
-			"cert-manager.io/issuer-group":     "cert-manager.io",
-			"cert-manager.io/issuer-kind":      "Issuer",
-			"cert-manager.io/issuer-name":      "demo-ca",
-		}},
-		Type: corev1.SecretTypeTLS,
-		Data: map[string][]byte{"tls.crt": []byte(crt), "tls.key": []byte(key), "ca.crt": []byte(ca.PEM)},
-	}
-	if create {
-		return c.Create(ctx, secret)
-	}
-	return c.Update(ctx, secret)
-}
-
 func isReady(o *bunqv1alpha1.BunqPinnedCertificate) bool {
-	for _, c := range o.Status.Conditions {
-		if c.Type == bunqv1alpha1.ConditionReady {
-			return c.Status == metav1.ConditionTrue
-		}
-	}
-	return false
+	return meta.IsStatusConditionTrue(o.Status.Conditions, bunqv1alpha1.ConditionReady)
 }
 
 // waitFor polls the resource until done says so; a poll every few milliseconds
