@@ -40,6 +40,7 @@ type world struct {
 	ns     string
 	apiKey string
 	emu    *bunqtest.Server
+	url    string // the emulator's API root
 	pki    *testPKI
 	keys   []string // every tls.key written, to prove none reaches bunq
 }
@@ -52,8 +53,8 @@ func newWorld() *world {
 	Expect(err).NotTo(HaveOccurred())
 	srv := httptest.NewServer(emu)
 	DeferCleanup(srv.Close)
-	w.emu = emu
-	bunqURLs.Store(w.apiKey, srv.URL+"/v1")
+	w.emu, w.url = emu, srv.URL+"/v1"
+	bunqURLs.Store(w.apiKey, w.url)
 	w.secret("bunq-api-key", map[string][]byte{"api-key": []byte(w.apiKey)}, corev1.SecretTypeOpaque)
 	DeferCleanup(w.assertNoKeyMaterialSent)
 	return w

@@ -19,9 +19,11 @@ package controllers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -137,6 +139,9 @@ func (p *pass) sync(ctx context.Context) (ctrl.Result, error) {
 	if err != nil {
 		return p.fail(err)
 	}
+	if err := p.checkUser(ctx, acc); err != nil {
+		return p.fail(err)
+	}
 	if p.mayUnpin() {
 		if err := p.ensureFresh(ctx); err != nil {
 			return p.fail(err)
@@ -168,6 +173,32 @@ func (p *pass) sync(ctx context.Context) (ctrl.Result, error) {
 	p.report(metav1.ConditionTrue, bunqv1alpha1.ReasonPinned,
 		"chain "+c.fingerprint+" is pinned on bunq as id "+itoa(st.PinnedCertificateID))
 	return ctrl.Result{RequeueAfter: p.nextWake()}, nil
+}
+
+// checkUser makes sure the API key works and belongs to the user the pins are
+// on, so that a wrong key is reported at once rather than at the next renewal.
+// The session is reused, so this costs bunq nothing once the key is known. A
+// key of another bunq user pins there: bunq checks callbacks against that
+// user's pins. The old user's pins cannot be reached with the new key; they stay.
+func (p *pass) checkUser(ctx context.Context, acc *account) error {
+	st := &p.obj.Status
+	if st.PinnedCertificateID == 0 {
+		return nil // the pin checks the key itself
+	}
+	userID, err := acc.client.UserID(ctx)
+	if err != nil {
+		return err
+	}
+	if st.UserID != 0 && userID != st.UserID {
+		ids := []int64{st.PinnedCertificateID}
+		for _, prev := range st.Previous {
+			ids = append(ids, prev.ID)
+		}
+		p.event(corev1.EventTypeWarning, "UserChanged", fmt.Sprintf("the API key belongs to bunq user %d, not %d: "+
+			"pinning the chain there; pins %v stay on user %d's account", userID, st.UserID, ids, st.UserID))
+		st.PinnedCertificateID, st.Fingerprint, st.Previous = 0, "", nil
+	}
+	return nil
 }
 
 // mayUnpin says whether this pass may unpin, and so must start from the

@@ -19,9 +19,11 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"k8s.io/utils/ptr"
 	"os"
 	"path/filepath"
 	"runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -101,6 +103,8 @@ func startManager() {
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Cache:                  cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		// A panic must fail the suite, not be logged and retried.
+		Controller: config.Controller{RecoverPanic: ptr.To(false)},
 	})
 	Expect(err).NotTo(HaveOccurred())
 	r := &BunqPinnedCertificateReconciler{
