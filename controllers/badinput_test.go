@@ -182,7 +182,7 @@ func (w *world) successfulWrites() int {
 	for _, r := range w.emu.Requests() {
 		write := r.Method == http.MethodPost && r.Endpoint == bunqtest.EndpointPins ||
 			r.Method == http.MethodDelete && r.Endpoint == bunqtest.EndpointPin
-		if write && r.Status < 300 {
+		if write && r.Status >= 200 && r.Status < 300 {
 			n++
 		}
 	}

@@ -81,6 +81,7 @@ func (r *BunqPinnedCertificateReconciler) Reconcile(ctx context.Context, req ctr
 	defer func() {
 		err = errors.Join(err, p.writeStatus(ctx))
 		if errors.Is(err, errConflict) {
+			p.log.Info("the resource changed during the sync; syncing again")
 			res, err = ctrl.Result{RequeueAfter: requeueConflict}, nil
 		}
 	}()

@@ -18,6 +18,7 @@ package bunqtest
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -39,10 +40,14 @@ type Fault struct {
 	// Body and ContentType replace the error body, to imitate a proxy's HTML page.
 	Body        string
 	ContentType string
-	// Reset closes the connection without a reply.
-	Reset bool
-	// Delay holds the call this long before anything else happens.
-	Delay time.Duration
+	// Reset closes the connection without a reply; ResetAfter does so after
+	// the call was carried out, as when a reply is lost on its way back.
+	Reset      bool
+	ResetAfter bool
+	// Delay holds the call this long before anything else happens; HoldReply
+	// carries the call out and then holds the reply this long.
+	Delay     time.Duration
+	HoldReply time.Duration
 	// BadSignature and NoSignature spoil the server signature of the reply.
 	BadSignature bool
 	NoSignature  bool
@@ -50,6 +55,8 @@ type Fault struct {
 	Times int
 	// Rate is the chance a matching call is hit; 0 means every one.
 	Rate float64
+	// Label names the fault in FaultCounts.
+	Label string
 }
 
 // Inject adds a fault; the first fault that fires for a call applies.
@@ -57,6 +64,13 @@ func (s *Server) Inject(f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, &f)
+}
+
+// FaultCounts says how often each labelled fault fired.
+func (s *Server) FaultCounts() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.fired)
 }
 
 // ClearFaults removes every fault.
@@ -80,6 +94,9 @@ func (s *Server) record(req Request) (int, *Fault) {
 			continue
 		}
 		fired := *f
+		if f.Label != "" {
+			s.fired[f.Label]++
+		}
 		if f.Times > 0 {
 			f.Times--
 			if f.Times == 0 {

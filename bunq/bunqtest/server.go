@@ -82,6 +82,7 @@ type Server struct {
 	pins          map[int64]*pin
 	windows       map[string][]time.Time
 	faults        []*Fault
+	fired         map[string]int // by Fault.Label
 	counts        map[string]int
 	requests      []Request
 	clientIP      string
@@ -165,6 +166,7 @@ func New(opts Options, apiKeys ...string) (*Server, error) {
 		nextID: firstID(), keys: map[string]*apiKey{}, installations: map[string]*installation{},
 		sessions: map[string]*session{}, pins: map[int64]*pin{}, windows: map[string][]time.Time{},
 		counts: map[string]int{},
+		fired:  map[string]int{},
 	}
 	for _, k := range apiKeys {
 		s.AddAPIKey(k, UserOptions{})
@@ -232,7 +234,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		rep = s.handle(r, route, body, ip)
 	}
+	if fault != nil && fault.ResetAfter {
+		s.finish(index, req, rep.status, start) // carried out, though the client never hears of it
+		reset(w)
+		return
+	}
 	s.finish(index, req, rep.status, start)
+	if fault != nil && fault.HoldReply > 0 && !s.sleep(r, fault.HoldReply) {
+		return
+	}
 	s.write(w, r, rep, fault)
 }
 

@@ -32,7 +32,14 @@ import (
 // tls.key, ca.crt and cert-manager's annotations. It creates the Secret or
 // updates it (a renewal), and returns the leaf.
 func WriteCertificate(ctx context.Context, c client.Client, ca *bunqtest.CA, namespace, name, dnsName string, create bool) (string, error) {
-	crt, key := ca.Leaf(dnsName, time.Now().Add(-time.Minute), time.Now().Add(90*24*time.Hour))
+	crt, _, err := IssueCertificate(ctx, c, ca, namespace, name, dnsName, create)
+	return crt, err
+}
+
+// IssueCertificate is WriteCertificate also returning the private key, for
+// tests that prove it reaches nothing.
+func IssueCertificate(ctx context.Context, c client.Client, ca *bunqtest.CA, namespace, name, dnsName string, create bool) (crt, key string, err error) {
+	crt, key = ca.Leaf(dnsName, time.Now().Add(-time.Minute), time.Now().Add(90*24*time.Hour))
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Annotations: map[string]string{
 			"cert-manager.io/alt-names":        dnsName,
@@ -46,7 +53,7 @@ func WriteCertificate(ctx context.Context, c client.Client, ca *bunqtest.CA, nam
 		Data: map[string][]byte{"tls.crt": []byte(crt), "tls.key": []byte(key), "ca.crt": []byte(ca.PEM)},
 	}
 	if create {
-		return crt, c.Create(ctx, secret)
+		return crt, key, c.Create(ctx, secret)
 	}
-	return crt, c.Update(ctx, secret)
+	return crt, key, c.Update(ctx, secret)
 }

@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -65,6 +66,9 @@ type Options struct {
 	InstallCRD bool     // install the CRD with the control plane
 	// EmulatorArgs are added to the emulator's command line, such as --time-scale.
 	EmulatorArgs []string
+	// BunqURL is an emulator the caller serves (to inject faults and read what
+	// it received); none is started then.
+	BunqURL string
 }
 
 // Start brings up the control plane and the emulator. Call Stop even when it fails.
@@ -76,6 +80,10 @@ func Start(o Options) (*Stack, error) {
 	s := &Stack{Root: o.Root, Dir: dir}
 	if err := s.startControlPlane(o.InstallCRD); err != nil {
 		return s, err
+	}
+	if o.BunqURL != "" {
+		s.BunqURL = o.BunqURL
+		return s, nil
 	}
 	port, err := freePort()
 	if err != nil {
@@ -103,6 +111,13 @@ func (s *Stack) startControlPlane(installCRD bool) error {
 	// timings measure the operator rather than this machine's disk.
 	s.env.ControlPlane.Etcd = &envtest.Etcd{}
 	s.env.ControlPlane.Etcd.Configure().Set("unsafe-no-fsync", "true")
+	// A certificate folder of our own survives a restart of the API server,
+	// so clients keep trusting it.
+	certs := filepath.Join(s.Dir, "apiserver")
+	if err := os.Mkdir(certs, 0o700); err != nil {
+		return err
+	}
+	s.env.ControlPlane.APIServer = &envtest.APIServer{CertDir: certs}
 	if installCRD {
 		s.env.CRDDirectoryPaths = []string{filepath.Join(s.Root, "config", "crd", "bases")}
 		s.env.ErrorIfCRDPathMissing = true
@@ -142,6 +157,11 @@ func (s *Stack) StartOperator(extraArgs ...string) error {
 
 // StartOperatorProcess is StartOperator returning the process, to measure or kill it.
 func (s *Stack) StartOperatorProcess(extraArgs ...string) (*exec.Cmd, error) {
+	return s.StartOperatorNamed("manager", extraArgs...)
+}
+
+// StartOperatorNamed starts a manager that logs to name.log, to tell several apart.
+func (s *Stack) StartOperatorNamed(name string, extraArgs ...string) (*exec.Cmd, error) {
 	args := append([]string{
 		"--kubeconfig", s.Kubeconfig,
 		"--bunq-sandbox-url", s.BunqURL + "/v1",
@@ -149,7 +169,7 @@ func (s *Stack) StartOperatorProcess(extraArgs ...string) (*exec.Cmd, error) {
 		"--health-probe-bind-address", "0",
 		"--metrics-bind-address", "0",
 	}, extraArgs...)
-	if err := s.spawn("manager", filepath.Join(s.Root, "bin", "manager"), args...); err != nil {
+	if err := s.spawn(name, filepath.Join(s.Root, "bin", "manager"), args...); err != nil {
 		return nil, err
 	}
 	return s.procs[len(s.procs)-1], nil
@@ -171,6 +191,48 @@ func (s *Stack) spawn(name, binary string, args ...string) error {
 }
 
 func (s *Stack) Log(name string) string { return filepath.Join(s.Dir, name+".log") }
+
+// Kill ends a process at once, as a node failure or the OOM killer would.
+func Kill(cmd *exec.Cmd) {
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	_ = cmd.Wait()
+}
+
+// RestartAPIServer kills the API server as a crash would (a graceful stop
+// waits for every client's watch), leaves it down for down, and starts it again
+// on the same address, certificates and etcd.
+func (s *Stack) RestartAPIServer(down time.Duration) error {
+	api := s.env.ControlPlane.APIServer
+	pid, err := pidWithArg("--cert-dir=" + api.CertDir)
+	if err != nil {
+		return err
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return err
+	}
+	if err := api.Stop(); err != nil {
+		return err
+	}
+	time.Sleep(down)
+	return api.Start()
+}
+
+// pidWithArg finds the process whose command line holds arg.
+func pidWithArg(arg string) (int, error) {
+	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, path := range cmdlines {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		for _, a := range strings.Split(string(data), "\x00") {
+			if a == arg {
+				return strconv.Atoi(filepath.Base(filepath.Dir(path)))
+			}
+		}
+	}
+	return 0, fmt.Errorf("no process has %s", arg)
+}
 
 // Stop ends every process and the control plane.
 func (s *Stack) Stop() error {
