@@ -50,9 +50,17 @@ vet: ## Run go vet against code.
 
 .PHONY: test
 test: verify-generated verify-installer fmt vet envtest build emulator kubectl ## Run every test against a real API server (what CI runs).
-	KUBECTL="$(KUBECTL)" go test $$(go list ./... | grep -v -e /controllers -e /test/e2e) -count=1
+	KUBECTL="$(KUBECTL)" go test $$(go list ./... | grep -v -e /controllers -e /test/e2e -e /test/reliability) -count=1
 	KUBECTL="$(KUBECTL)" go test ./test/e2e/... -count=1 -v
+	go test ./test/reliability/... -count=1 -v
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test ./controllers/... -count=1 -v -ginkgo.no-color
+
+SOAK_ROUNDS ?= 10
+
+.PHONY: soak
+soak: envtest build ## The reliability scenarios (crash, faults, failover, API server trouble) SOAK_ROUNDS times, with totals.
+	go test ./test/reliability/... -count=1 -v -timeout 3h -args -rounds=$(SOAK_ROUNDS) 2>&1 | tee bin/soak.log
+	@echo; grep '^FIGURES' bin/soak.log
 
 .PHONY: test-e2e
 test-e2e: envtest build emulator kubectl ## Black-box tests: the built binaries driven by kubectl (part of make test).

@@ -228,6 +228,20 @@ func fingerprint(pems string) string {
 // findings are what the invariants found wrong; all must be zero.
 type findings struct {
 	leaked, duplicated, wrong, secretsSeen int
+	problems                               []string
+}
+
+func (f *findings) add(counter *int, format string, args ...any) {
+	*counter++
+	f.problems = append(f.problems, fmt.Sprintf(format, args...))
+}
+
+// assertClean fails the test for every problem found.
+func (r *rig) assertClean(f findings) {
+	r.t.Helper()
+	for _, p := range f.problems {
+		r.t.Error(p)
+	}
 }
 
 // check tests the invariants: every resource Ready with its Secret's chain
@@ -253,8 +267,7 @@ func (r *rig) check() findings {
 		r.must(err)
 		st := obj.Status
 		if st.Fingerprint != want || pins[st.PinnedCertificateID] != want {
-			f.wrong++
-			r.t.Errorf("%s: status pins %s as %d, bunq holds %q there, the Secret has %s", obj.Name, st.Fingerprint,
+			f.add(&f.wrong, "%s: status pins %s as %d, bunq holds %q there, the Secret has %s", obj.Name, st.Fingerprint,
 				st.PinnedCertificateID, pins[st.PinnedCertificateID], want)
 		}
 		referenced[st.PinnedCertificateID] = true
@@ -264,22 +277,20 @@ func (r *rig) check() findings {
 	}
 	for id := range pins {
 		if !referenced[id] {
-			f.leaked++
-			r.t.Errorf("pin %d on bunq is referenced by no resource", id)
+			f.add(&f.leaked, "pin %d on bunq is referenced by no resource", id)
 		}
 	}
 	for fp, n := range seen {
 		if n > 1 {
-			f.duplicated += n - 1
-			r.t.Errorf("chain %s is pinned %d times", fp, n)
+			f.add(&f.duplicated, "chain %s is pinned %d times", fp, n)
 		}
 	}
-	f.secretsSeen = r.checkSecrets(list)
+	r.checkSecrets(list, &f)
 	return f
 }
 
 // checkSecrets looks for private keys, API keys and tokens where none may be.
-func (r *rig) checkSecrets(list *bunqv1alpha1.BunqPinnedCertificateList) int {
+func (r *rig) checkSecrets(list *bunqv1alpha1.BunqPinnedCertificateList, f *findings) {
 	r.mu.Lock()
 	var keyLines []string
 	for _, key := range r.keys {
@@ -291,11 +302,9 @@ func (r *rig) checkSecrets(list *bunqv1alpha1.BunqPinnedCertificateList) int {
 	}
 	r.mu.Unlock()
 	secrets := r.emu.Secrets() // the API key and every token bunq handed out
-	found := 0
 	look := func(where, text string, forbidden []string) {
 		if bunqtest.ContainsAny(text, forbidden) {
-			found++
-			r.t.Errorf("a secret appears in %s", where)
+			f.add(&f.secretsSeen, "a secret appears in %s", where)
 		}
 	}
 	for _, req := range r.emu.Requests() {
@@ -320,7 +329,6 @@ func (r *rig) checkSecrets(list *bunqv1alpha1.BunqPinnedCertificateList) int {
 		r.must(err)
 		look(filepath.Base(path), string(data), all)
 	}
-	return found
 }
 
 // writes counts the pins and unpins bunq carried out.
@@ -338,3 +346,9 @@ func (r *rig) writes() int {
 
 // pinCalls counts the pin calls bunq received so far, carried out or not.
 func (r *rig) pinCalls() int { return r.emu.Count(http.MethodPost, bunqtest.EndpointPins) }
+
+func (r *rig) secretData(name string) map[string][]byte {
+	s := &corev1.Secret{}
+	r.must(r.s.Client.Get(r.ctx, client.ObjectKey{Namespace: ns, Name: name + "-tls"}, s))
+	return s.Data
+}

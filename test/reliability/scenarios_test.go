@@ -52,7 +52,8 @@ func (t *tally) add(key string, v float64) {
 	t.values[key] += v
 }
 
-func (t *tally) addFindings(f findings) {
+func (t *tally) addFindings(r *rig, f findings) {
+	r.assertClean(f)
 	t.add("pins leaked", float64(f.leaked))
 	t.add("chains pinned twice", float64(f.duplicated))
 	t.add("resources off their Secret's chain", float64(f.wrong))
@@ -60,13 +61,12 @@ func (t *tally) addFindings(f findings) {
 }
 
 // print writes the totals where make soak shows them.
-func (t *tally) print(tb testing.TB) {
+func (t *tally) print() {
 	var b strings.Builder
 	fmt.Fprintf(&b, "FIGURES %s (%d round(s)):", t.name, *rounds)
 	for _, k := range t.order {
 		fmt.Fprintf(&b, " %s=%g;", k, t.values[k])
 	}
-	tb.Log(b.String())
 	fmt.Fprintln(os.Stderr, b.String())
 }
 
@@ -77,7 +77,7 @@ func eachRound(t *testing.T, name string, round func(t *testing.T, r *rig, tl *t
 			round(t, newRig(t), tl)
 		})
 	}
-	tl.print(t)
+	tl.print()
 }
 
 // waitFor polls cond until it holds or limit passes.
@@ -88,6 +88,34 @@ func waitFor(cond func() bool, limit time.Duration) bool {
 		}
 	}
 	return cond()
+}
+
+// TestInvariantsCatchProblems proves the checker can fail: a pin nobody
+// references, a chain pinned twice, a resource behind its Secret and a token
+// in a log line are each found.
+func TestInvariantsCatchProblems(t *testing.T) {
+	r := newRig(t)
+	r.start("manager")
+	names := r.create(2, 0)
+	r.converge(time.Minute)
+	if f := r.check(); len(f.problems) > 0 {
+		t.Fatalf("a clean run has problems: %v", f.problems)
+	}
+	r.kill("manager")
+	r.emu.PinOutOfBand(apiKey, bunqtest.CertificatePEM("stray.example.com"))
+	secret := r.secretData(names[0])
+	r.emu.PinOutOfBand(apiKey, string(secret["tls.crt"]))
+	r.renew(names[1], false)
+	log, err := os.OpenFile(r.s.Log("manager"), os.O_APPEND|os.O_WRONLY, 0)
+	r.must(err)
+	_, _ = fmt.Fprintln(log, "oops "+apiKey)
+	_ = log.Close()
+
+	f := r.check()
+	got := []int{f.leaked, f.duplicated, f.wrong, f.secretsSeen}
+	if want := []int{2, 1, 1, 1}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("leaked, duplicated, wrong, secrets seen = %v, want %v: %v", got, want, f.problems)
+	}
 }
 
 // TestCrash kills the manager with SIGKILL during 50 renewals over 20
@@ -128,7 +156,7 @@ func TestCrash(t *testing.T) {
 		tl.add("kills", float64(kills))
 		tl.add("kills after the pin reached bunq", float64(afterPin))
 		tl.add("seconds to converge after the last kill", took.Seconds())
-		tl.addFindings(r.check())
+		tl.addFindings(r, r.check())
 	})
 }
 
@@ -181,7 +209,7 @@ func TestFaults(t *testing.T) {
 		tl.add("faults injected", float64(total))
 		tl.add("bunq calls", float64(len(r.emu.Requests())-base))
 		tl.add("seconds to converge after the last renewal", took.Seconds())
-		tl.addFindings(r.check())
+		tl.addFindings(r, r.check())
 	})
 }
 
@@ -213,7 +241,7 @@ func TestLeaderFailover(t *testing.T) {
 		tl.add("rotations", float64(len(names)))
 		tl.add("leaders killed", 1)
 		tl.add("seconds from the kill to converged", took.Seconds())
-		tl.addFindings(r.check())
+		tl.addFindings(r, r.check())
 	})
 }
 
@@ -264,7 +292,7 @@ func TestAPIServerTrouble(t *testing.T) {
 		tl.add("concurrent writes to the resources", float64(touches.Load()))
 		tl.add("syncs that met a newer version", float64(r.logCount("manager", "the resource changed during the sync")))
 		tl.add("seconds to converge after the last renewal", took.Seconds())
-		tl.addFindings(r.check())
+		tl.addFindings(r, r.check())
 	})
 }
 
