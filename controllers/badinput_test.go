@@ -42,7 +42,9 @@ var _ = Describe("Bad input on a working resource", func() {
 		leaf, _ := w.pki.intermediate.Leaf("hooks.example.com", notBefore, notAfter)
 		return leaf
 	}
-	now := time.Now()
+	// The reconciler's clock runs ahead once other specs have advanced it.
+	now := testNow
+	const day = 24 * time.Hour
 
 	DescribeTable("gives its reason and an event, makes no bunq write and keeps the pin",
 		func(spoil func(w *world), reason, message string) {
@@ -74,20 +76,20 @@ var _ = Describe("Bad input on a working resource", func() {
 		Entry("garbage", func(w *world) { w.setData("hooks-tls", tlsData("\x00\xffgarbage")) },
 			bunqv1alpha1.ReasonInvalidCertificate, "no PEM certificate"),
 		Entry("DER instead of PEM", func(w *world) {
-			w.setData("hooks-tls", tlsData(string(derOf(leafPEM(w, now.Add(-time.Hour), now.Add(time.Hour))))))
+			w.setData("hooks-tls", tlsData(string(derOf(leafPEM(w, now().Add(-time.Hour), now().Add(90*day))))))
 		}, bunqv1alpha1.ReasonInvalidCertificate, "DER"),
 		Entry("a private key inside tls.crt", func(w *world) {
-			leaf, key := w.pki.intermediate.Leaf("hooks.example.com", now.Add(-time.Hour), now.Add(time.Hour))
+			leaf, key := w.pki.intermediate.Leaf("hooks.example.com", now().Add(-time.Hour), now().Add(90*day))
 			w.keys = append(w.keys, key)
 			w.setData("hooks-tls", tlsData(leaf+key))
 		}, bunqv1alpha1.ReasonInvalidCertificate, "PRIVATE KEY\" PEM block"),
 		Entry("only a CA", func(w *world) { w.setData("hooks-tls", tlsData(w.pki.intermediate.PEM)) },
 			bunqv1alpha1.ReasonInvalidCertificate, "is a CA"),
 		Entry("an expired leaf", func(w *world) {
-			w.setData("hooks-tls", tlsData(leafPEM(w, now.Add(-72*time.Hour), now.Add(-24*time.Hour))+w.pki.intermediate.PEM))
+			w.setData("hooks-tls", tlsData(leafPEM(w, now().Add(-3*day), now().Add(-day))+w.pki.intermediate.PEM))
 		}, bunqv1alpha1.ReasonCertificateExpired, "expired"),
 		Entry("a leaf not yet valid", func(w *world) {
-			w.setData("hooks-tls", tlsData(leafPEM(w, now.Add(24*time.Hour), now.Add(72*time.Hour))+w.pki.intermediate.PEM))
+			w.setData("hooks-tls", tlsData(leafPEM(w, now().Add(day), now().Add(3*day))+w.pki.intermediate.PEM))
 		}, bunqv1alpha1.ReasonInvalidCertificate, "not valid before"),
 		Entry("cert-manager's temporary certificate", func(w *world) {
 			crt, key := bunqtest.TemporaryCertificate("hooks.example.com")
@@ -95,10 +97,10 @@ var _ = Describe("Bad input on a working resource", func() {
 			w.setData("hooks-tls", tlsData(crt))
 		}, bunqv1alpha1.ReasonTemporaryCertificate, "temporary"),
 		Entry("chain out of order", func(w *world) {
-			w.setData("hooks-tls", tlsData(leafPEM(w, now.Add(-time.Hour), now.Add(time.Hour))+w.pki.root.PEM+w.pki.intermediate.PEM))
+			w.setData("hooks-tls", tlsData(leafPEM(w, now().Add(-time.Hour), now().Add(90*day))+w.pki.root.PEM+w.pki.intermediate.PEM))
 		}, bunqv1alpha1.ReasonInvalidCertificate, "must be in order"),
 		Entry("100 certificates", func(w *world) {
-			w.setData("hooks-tls", tlsData(leafPEM(w, now.Add(-time.Hour), now.Add(time.Hour))+strings.Repeat(w.pki.intermediate.PEM, 99)))
+			w.setData("hooks-tls", tlsData(leafPEM(w, now().Add(-time.Hour), now().Add(90*day))+strings.Repeat(w.pki.intermediate.PEM, 99)))
 		}, bunqv1alpha1.ReasonInvalidCertificate, "more than 10 certificates"),
 		Entry("a 1 MiB tls.crt", func(w *world) {
 			// As big as a Secret may be: 1 MiB with the key.
@@ -149,7 +151,7 @@ var _ = Describe("Bad input on a working resource", func() {
 
 	It("never quotes a private key found in tls.crt", func() {
 		w := newWorld()
-		leaf, key := w.pki.intermediate.Leaf("hooks.example.com", now.Add(-time.Hour), now.Add(time.Hour))
+		leaf, key := w.pki.intermediate.Leaf("hooks.example.com", now().Add(-time.Hour), now().Add(90*day))
 		w.keys = append(w.keys, key)
 		w.secret("hooks-tls", tlsData(key+leaf), corev1.SecretTypeTLS)
 		obj := w.resource("hooks")
