@@ -52,7 +52,7 @@ var _ = Describe("Bad input on a working resource", func() {
 			first := w.issue("hooks-tls", "hooks.example.com")
 			obj := w.resource("hooks")
 			pinned := waitPinned(obj, first)
-			writes := w.successfulWrites()
+			writes := w.emu.Writes()
 
 			spoil(w)
 			got := waitReason(obj, reason)
@@ -60,7 +60,7 @@ var _ = Describe("Bad input on a working resource", func() {
 			w.waitEvent(obj, reason)
 			Expect(got.Status.PinnedCertificateID).To(Equal(pinned.Status.PinnedCertificateID), "the working pin stays recorded")
 			Expect(got.Status.Fingerprint).To(Equal(pinned.Status.Fingerprint))
-			Consistently(w.successfulWrites).WithTimeout(300*time.Millisecond).Should(Equal(writes), "no pin or unpin")
+			Consistently(w.emu.Writes).WithTimeout(300*time.Millisecond).Should(Equal(writes), "no pin or unpin")
 			Expect(w.pinsOnBunq()).To(Equal(map[int64]string{pinned.Status.PinnedCertificateID: pinned.Status.Fingerprint}))
 		},
 		Entry("missing Secret", func(w *world) { w.deleteSecret("hooks-tls") },
@@ -176,17 +176,4 @@ func (w *world) deleteSecret(name string) {
 	s := &corev1.Secret{}
 	s.Name, s.Namespace = name, w.ns
 	Expect(k8sClient.Delete(ctx, s)).To(Succeed())
-}
-
-// successfulWrites counts the pins and unpins bunq carried out.
-func (w *world) successfulWrites() int {
-	n := 0
-	for _, r := range w.emu.Requests() {
-		write := r.Method == http.MethodPost && r.Endpoint == bunqtest.EndpointPins ||
-			r.Method == http.MethodDelete && r.Endpoint == bunqtest.EndpointPin
-		if write && r.Status >= 200 && r.Status < 300 {
-			n++
-		}
-	}
-	return n
 }

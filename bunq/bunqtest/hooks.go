@@ -66,6 +66,22 @@ func (s *Server) Inject(f Fault) {
 	s.faults = append(s.faults, &f)
 }
 
+// Writes counts the pins and unpins carried out (answered 2xx, or carried
+// out and then cut off by ResetAfter).
+func (s *Server) Writes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.requests {
+		write := r.Method == http.MethodPost && r.Endpoint == EndpointPins ||
+			r.Method == http.MethodDelete && r.Endpoint == EndpointPin
+		if write && r.Status >= 200 && r.Status < 300 {
+			n++
+		}
+	}
+	return n
+}
+
 // FaultCounts says how often each labelled fault fired.
 func (s *Server) FaultCounts() map[string]int {
 	s.mu.Lock()

@@ -29,11 +29,14 @@ import (
 	"encoding/pem"
 	"flag"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -331,19 +334,6 @@ func (r *rig) checkSecrets(list *bunqv1alpha1.BunqPinnedCertificateList, f *find
 	}
 }
 
-// writes counts the pins and unpins bunq carried out.
-func (r *rig) writes() int {
-	n := 0
-	for _, req := range r.emu.Requests() {
-		write := req.Method == http.MethodPost && req.Endpoint == bunqtest.EndpointPins ||
-			req.Method == http.MethodDelete && req.Endpoint == bunqtest.EndpointPin
-		if write && req.Status >= 200 && req.Status < 300 {
-			n++
-		}
-	}
-	return n
-}
-
 // pinCalls counts the pin calls bunq received so far, carried out or not.
 func (r *rig) pinCalls() int { return r.emu.Count(http.MethodPost, bunqtest.EndpointPins) }
 
@@ -351,4 +341,36 @@ func (r *rig) secretData(name string) map[string][]byte {
 	s := &corev1.Secret{}
 	r.must(r.s.Client.Get(r.ctx, client.ObjectKey{Namespace: ns, Name: name + "-tls"}, s))
 	return s.Data
+}
+
+// startWithMetrics starts a manager serving plain-HTTP metrics and returns their URL.
+func (r *rig) startWithMetrics(name string) string {
+	r.t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	r.must(err)
+	addr := l.Addr().String()
+	r.must(l.Close())
+	r.start(name, "--metrics-bind-address", addr, "--metrics-secure=false")
+	return "http://" + addr + "/metrics"
+}
+
+// metricSum adds up every series of a counter.
+func (r *rig) metricSum(url, name string) float64 {
+	r.t.Helper()
+	resp, err := http.Get(url)
+	r.must(err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	r.must(err)
+	sum := 0.0
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		r.must(err)
+		sum += v
+	}
+	return sum
 }

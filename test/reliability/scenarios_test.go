@@ -184,7 +184,7 @@ func faults() []bunqtest.Fault {
 // calls and delays 2% by 10 s.
 func TestFaults(t *testing.T) {
 	eachRound(t, "faults", func(t *testing.T, r *rig, tl *tally) {
-		r.start("manager")
+		metrics := r.startWithMetrics("manager")
 		names := r.create(20, time.Second)
 		r.converge(time.Minute)
 		base := len(r.emu.Requests())
@@ -208,6 +208,7 @@ func TestFaults(t *testing.T) {
 		tl.add("rotations", 100)
 		tl.add("faults injected", float64(total))
 		tl.add("bunq calls", float64(len(r.emu.Requests())-base))
+		tl.add("failed syncs the controller retried", r.metricSum(metrics, "bunq_pinning_sync_errors_total"))
 		tl.add("seconds to converge after the last renewal", took.Seconds())
 		tl.addFindings(r, r.check())
 	})
