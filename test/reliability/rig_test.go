@@ -97,12 +97,13 @@ func newRig(t *testing.T) *rig {
 	t.Cleanup(srv.Close)
 	s, err := localstack.Start(localstack.Options{Root: root, InstallCRD: true, BunqURL: srv.URL})
 	r := &rig{t: t, ctx: context.Background(), s: s, emu: emu, ca: bunqtest.NewCA("Reliability CA"), mgrs: map[string]*exec.Cmd{}}
+	keep := os.Getenv("KEEP_LOGS") != ""
 	t.Cleanup(func() {
-		if t.Failed() {
+		if t.Failed() || keep {
 			t.Logf("logs kept in %s", s.Dir)
 		}
 		_ = s.Stop()
-		if !t.Failed() {
+		if !t.Failed() && !keep {
 			_ = os.RemoveAll(s.Dir)
 		}
 	})

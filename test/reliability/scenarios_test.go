@@ -21,6 +21,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,15 +34,28 @@ import (
 	"github.com/pinq-dev/bunq-pinning-operator/bunq/bunqtest"
 )
 
-// tally adds up a scenario's figures over the rounds.
+// tally adds up a scenario's figures over the rounds; durations get their
+// median and maximum instead.
 type tally struct {
-	mu     sync.Mutex
-	name   string
-	values map[string]float64
-	order  []string
+	mu        sync.Mutex
+	name      string
+	values    map[string]float64
+	durations map[string][]time.Duration
+	order     []string
 }
 
-func newTally(name string) *tally { return &tally{name: name, values: map[string]float64{}} }
+func newTally(name string) *tally {
+	return &tally{name: name, values: map[string]float64{}, durations: map[string][]time.Duration{}}
+}
+
+func (t *tally) took(key string, d time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.durations[key]; !ok {
+		t.order = append(t.order, key)
+	}
+	t.durations[key] = append(t.durations[key], d)
+}
 
 func (t *tally) add(key string, v float64) {
 	t.mu.Lock()
@@ -65,6 +79,11 @@ func (t *tally) print() {
 	var b strings.Builder
 	fmt.Fprintf(&b, "FIGURES %s (%d round(s)):", t.name, *rounds)
 	for _, k := range t.order {
+		if ds, ok := t.durations[k]; ok {
+			slices.Sort(ds)
+			fmt.Fprintf(&b, " %s median=%s max=%s;", k, ds[len(ds)/2].Round(time.Millisecond), ds[len(ds)-1].Round(time.Millisecond))
+			continue
+		}
 		fmt.Fprintf(&b, " %s=%g;", k, t.values[k])
 	}
 	fmt.Fprintln(os.Stderr, b.String())
@@ -155,7 +174,7 @@ func TestCrash(t *testing.T) {
 		tl.add("rotations", 50)
 		tl.add("kills", float64(kills))
 		tl.add("kills after the pin reached bunq", float64(afterPin))
-		tl.add("seconds to converge after the last kill", took.Seconds())
+		tl.took("time to converge after the last kill", took)
 		tl.addFindings(r, r.check())
 	})
 }
@@ -209,7 +228,7 @@ func TestFaults(t *testing.T) {
 		tl.add("faults injected", float64(total))
 		tl.add("bunq calls", float64(len(r.emu.Requests())-base))
 		tl.add("failed syncs the controller retried", r.metricSum(metrics, "bunq_pinning_sync_errors_total"))
-		tl.add("seconds to converge after the last renewal", took.Seconds())
+		tl.took("time to converge after the last renewal", took)
 		tl.addFindings(r, r.check())
 	})
 }
@@ -241,7 +260,7 @@ func TestLeaderFailover(t *testing.T) {
 		r.emu.ClearFaults()
 		tl.add("rotations", float64(len(names)))
 		tl.add("leaders killed", 1)
-		tl.add("seconds from the kill to converged", took.Seconds())
+		tl.took("time from the kill to converged", took)
 		tl.addFindings(r, r.check())
 	})
 }
@@ -292,7 +311,7 @@ func TestAPIServerTrouble(t *testing.T) {
 		tl.add("API server restarts", 1)
 		tl.add("concurrent writes to the resources", float64(touches.Load()))
 		tl.add("syncs that met a newer version", float64(r.logCount("manager", "the resource changed during the sync")))
-		tl.add("seconds to converge after the last renewal", took.Seconds())
+		tl.took("time to converge after the last renewal", took)
 		tl.addFindings(r, r.check())
 	})
 }
