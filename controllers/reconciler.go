@@ -60,8 +60,9 @@ type BunqPinnedCertificateReconciler struct {
 	// Now is the clock; defaults to time.Now.
 	Now func() time.Time
 
-	accounts *accounts
-	secrets  *secretReader
+	accounts  *accounts
+	secrets   *secretReader
+	conflicts conflictBackoff
 }
 
 // +kubebuilder:rbac:groups=bunq.pinq.dev,resources=bunqpinnedcertificates,verbs=get;list;watch;update;patch
@@ -75,15 +76,21 @@ type BunqPinnedCertificateReconciler struct {
 func (r *BunqPinnedCertificateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, err error) {
 	obj := &bunqv1alpha1.BunqPinnedCertificate{}
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		r.conflicts.reset(req.NamespacedName)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	p := &pass{r: r, obj: obj, orig: obj.DeepCopy(), log: logf.FromContext(ctx), now: r.now()}
 	defer func() {
 		err = errors.Join(err, p.writeStatus(ctx))
 		if errors.Is(err, errConflict) {
-			p.log.Info("the resource changed during the sync; syncing again")
-			res, err = ctrl.Result{RequeueAfter: requeueConflict}, nil
+			p.conflict, err = true, nil
 		}
+		if !p.conflict {
+			r.conflicts.reset(req.NamespacedName)
+			return
+		}
+		p.log.Info("the resource changed during the sync; syncing again")
+		res = ctrl.Result{RequeueAfter: r.conflicts.next(req.NamespacedName)}
 	}()
 
 	if !obj.DeletionTimestamp.IsZero() {

@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -28,6 +29,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -40,8 +42,35 @@ import (
 const (
 	requeueRateLimited = 10 * time.Second
 	requeueCredentials = 5 * time.Minute
+	// A resource that keeps meeting newer versions, as all do for seconds
+	// while the cache lags after an API server restart, backs off from the
+	// first delay to the last.
 	requeueConflict    = 200 * time.Millisecond
+	requeueConflictMax = 5 * time.Second
 )
+
+// conflictBackoff counts each resource's passes in a row that met a newer version.
+type conflictBackoff struct {
+	mu sync.Mutex
+	n  map[types.NamespacedName]int
+}
+
+func (b *conflictBackoff) next(key types.NamespacedName) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.n == nil {
+		b.n = map[types.NamespacedName]int{}
+	}
+	d := min(requeueConflict<<min(b.n[key], 6), requeueConflictMax)
+	b.n[key]++
+	return d
+}
+
+func (b *conflictBackoff) reset(key types.NamespacedName) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.n, key)
+}
 
 // errConflict says the cached resource was stale when its status was written.
 var errConflict = errors.New("resource changed while it was reconciled")
@@ -55,6 +84,7 @@ type pass struct {
 	log       logr.Logger
 	now       time.Time
 	gone      bool // the object was released for deletion; nothing to write
+	conflict  bool // the pass met a newer version of the resource
 	announced bool // a pin event was emitted; Ready=True needs no event of its own
 }
 
@@ -124,7 +154,8 @@ func (p *pass) fail(err error) (ctrl.Result, error) {
 	var ce *chainError
 	switch {
 	case errors.Is(err, errConflict):
-		return ctrl.Result{RequeueAfter: requeueConflict}, nil
+		p.conflict = true // Reconcile sets the delay
+		return ctrl.Result{}, nil
 	case errors.As(err, &ce):
 		if !ce.retryAt.IsZero() {
 			return ctrl.Result{RequeueAfter: ce.retryAt.Sub(p.now)}, nil
