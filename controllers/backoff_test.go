@@ -24,11 +24,11 @@ import (
 )
 
 func TestConflictBackoff(t *testing.T) {
-	var b conflictBackoff
+	b := newConflictBackoff()
 	a, other := types.NamespacedName{Namespace: "n", Name: "a"}, types.NamespacedName{Namespace: "n", Name: "b"}
 	var got []time.Duration
 	for range 7 {
-		got = append(got, b.next(a))
+		got = append(got, b.When(a))
 	}
 	want := []time.Duration{200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond,
 		1600 * time.Millisecond, 3200 * time.Millisecond, 5 * time.Second, 5 * time.Second}
@@ -37,11 +37,11 @@ func TestConflictBackoff(t *testing.T) {
 			t.Fatalf("delays %v, want %v", got, want)
 		}
 	}
-	if d := b.next(other); d != requeueConflict {
+	if d := b.When(other); d != requeueConflict {
 		t.Fatalf("another resource starts at %s, not %s", d, requeueConflict)
 	}
-	b.reset(a)
-	if d := b.next(a); d != requeueConflict {
+	b.Forget(a)
+	if d := b.When(a); d != requeueConflict {
 		t.Fatalf("after a clean pass the delay is %s, not %s", d, requeueConflict)
 	}
 }

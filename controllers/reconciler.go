@@ -27,6 +27,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -62,7 +63,7 @@ type BunqPinnedCertificateReconciler struct {
 
 	accounts  *accounts
 	secrets   *secretReader
-	conflicts conflictBackoff
+	conflicts workqueue.TypedRateLimiter[types.NamespacedName]
 }
 
 // +kubebuilder:rbac:groups=bunq.pinq.dev,resources=bunqpinnedcertificates,verbs=get;list;watch;update;patch
@@ -76,7 +77,7 @@ type BunqPinnedCertificateReconciler struct {
 func (r *BunqPinnedCertificateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, err error) {
 	obj := &bunqv1alpha1.BunqPinnedCertificate{}
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
-		r.conflicts.reset(req.NamespacedName)
+		r.conflicts.Forget(req.NamespacedName)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	p := &pass{r: r, obj: obj, orig: obj.DeepCopy(), log: logf.FromContext(ctx), now: r.now()}
@@ -86,11 +87,11 @@ func (r *BunqPinnedCertificateReconciler) Reconcile(ctx context.Context, req ctr
 			p.conflict, err = true, nil
 		}
 		if !p.conflict {
-			r.conflicts.reset(req.NamespacedName)
+			r.conflicts.Forget(req.NamespacedName)
 			return
 		}
 		p.log.Info("the resource changed during the sync; syncing again")
-		res = ctrl.Result{RequeueAfter: r.conflicts.next(req.NamespacedName)}
+		res = ctrl.Result{RequeueAfter: r.conflicts.When(req.NamespacedName)}
 	}()
 
 	if !obj.DeletionTimestamp.IsZero() {
@@ -198,12 +199,8 @@ func (p *pass) checkUser(ctx context.Context, acc *account) error {
 		return err
 	}
 	if st.UserID != 0 && userID != st.UserID {
-		ids := []int64{st.PinnedCertificateID}
-		for _, prev := range st.Previous {
-			ids = append(ids, prev.ID)
-		}
 		p.event(corev1.EventTypeWarning, "UserChanged", fmt.Sprintf("the API key belongs to bunq user %d, not %d: "+
-			"pinning the chain there; pins %v stay on user %d's account", userID, st.UserID, ids, st.UserID))
+			"pinning the chain there; pins %v stay on user %d's account", userID, st.UserID, p.ownedIDs(), st.UserID))
 		st.PinnedCertificateID, st.Fingerprint, st.Previous = 0, "", nil
 	}
 	return nil

@@ -20,7 +20,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -30,6 +29,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -49,27 +49,10 @@ const (
 	requeueConflictMax = 5 * time.Second
 )
 
-// conflictBackoff counts each resource's passes in a row that met a newer version.
-type conflictBackoff struct {
-	mu sync.Mutex
-	n  map[types.NamespacedName]int
-}
-
-func (b *conflictBackoff) next(key types.NamespacedName) time.Duration {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.n == nil {
-		b.n = map[types.NamespacedName]int{}
-	}
-	d := min(requeueConflict<<min(b.n[key], 6), requeueConflictMax)
-	b.n[key]++
-	return d
-}
-
-func (b *conflictBackoff) reset(key types.NamespacedName) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	delete(b.n, key)
+// newConflictBackoff spaces out the passes of a resource that keeps meeting
+// newer versions; Forget starts it over after a clean pass.
+func newConflictBackoff() workqueue.TypedRateLimiter[types.NamespacedName] {
+	return workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](requeueConflict, requeueConflictMax)
 }
 
 // errConflict says the cached resource was stale when its status was written.
