@@ -25,7 +25,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bunqv1alpha1 "github.com/pinq-dev/bunq-pinning-operator/api/v1alpha1"
 	"github.com/pinq-dev/bunq-pinning-operator/bunq/bunqtest"
@@ -163,14 +162,6 @@ var _ = Describe("Bad input on a working resource", func() {
 		}
 	})
 })
-
-// setData replaces a Secret's data.
-func (w *world) setData(name string, data map[string][]byte) {
-	s := &corev1.Secret{}
-	Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: w.ns, Name: name}, s)).To(Succeed())
-	s.Data = data
-	Expect(k8sClient.Update(ctx, s)).To(Succeed())
-}
 
 func (w *world) deleteSecret(name string) {
 	s := &corev1.Secret{}

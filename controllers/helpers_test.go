@@ -27,6 +27,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -76,16 +77,21 @@ func (w *world) issue(name, dnsName string) string {
 func (w *world) writeTLS(name, crt, key string) {
 	w.keys = append(w.keys, key)
 	data := map[string][]byte{"tls.crt": []byte(crt), "tls.key": []byte(key), "ca.crt": []byte(w.pki.root.PEM)}
-	s := &corev1.Secret{}
-	err := k8sClient.Get(ctx, client.ObjectKey{Namespace: w.ns, Name: name}, s)
-	if err != nil {
-		s = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.ns,
-			Annotations: map[string]string{"cert-manager.io/certificate-name": name, "cert-manager.io/issuer-kind": "Issuer",
-				"cert-manager.io/issuer-name": "ca", "cert-manager.io/common-name": "hooks.example.com"}},
-			Type: corev1.SecretTypeTLS, Data: data}
-		Expect(k8sClient.Create(ctx, s)).To(Succeed())
-		return
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.ns,
+		Annotations: map[string]string{"cert-manager.io/certificate-name": name, "cert-manager.io/issuer-kind": "Issuer",
+			"cert-manager.io/issuer-name": "ca", "cert-manager.io/common-name": "hooks.example.com"}},
+		Type: corev1.SecretTypeTLS, Data: data}
+	if err := k8sClient.Create(ctx, s); apierrors.IsAlreadyExists(err) {
+		w.setData(name, data) // a renewal
+	} else {
+		Expect(err).NotTo(HaveOccurred())
 	}
+}
+
+// setData replaces a Secret's data.
+func (w *world) setData(name string, data map[string][]byte) {
+	s := &corev1.Secret{}
+	Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: w.ns, Name: name}, s)).To(Succeed())
 	s.Data = data
 	Expect(k8sClient.Update(ctx, s)).To(Succeed())
 }

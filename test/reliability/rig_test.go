@@ -29,19 +29,19 @@ import (
 	"encoding/pem"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -207,11 +207,15 @@ func (r *rig) unsettled() string {
 }
 
 func (r *rig) secretFingerprint(name string) (string, error) {
+	crt, err := r.tlsCrt(name)
+	return fingerprint(crt), err
+}
+
+// tlsCrt reads a TLS Secret's chain as the operator would pin it.
+func (r *rig) tlsCrt(name string) (string, error) {
 	s := &corev1.Secret{}
-	if err := r.s.Client.Get(r.ctx, client.ObjectKey{Namespace: ns, Name: name}, s); err != nil {
-		return "", err
-	}
-	return fingerprint(string(s.Data["tls.crt"])), nil
+	err := r.s.Client.Get(r.ctx, client.ObjectKey{Namespace: ns, Name: name}, s)
+	return string(s.Data["tls.crt"]), err
 }
 
 // fingerprint is the operator's: sha256 over the chain's DER.
@@ -338,12 +342,6 @@ func (r *rig) checkSecrets(list *bunqv1alpha1.BunqPinnedCertificateList, f *find
 // pinCalls counts the pin calls bunq received so far, carried out or not.
 func (r *rig) pinCalls() int { return r.emu.Count(http.MethodPost, bunqtest.EndpointPins) }
 
-func (r *rig) secretData(name string) map[string][]byte {
-	s := &corev1.Secret{}
-	r.must(r.s.Client.Get(r.ctx, client.ObjectKey{Namespace: ns, Name: name + "-tls"}, s))
-	return s.Data
-}
-
 // startWithMetrics starts a manager serving plain-HTTP metrics and returns their URL.
 func (r *rig) startWithMetrics(name string) string {
 	r.t.Helper()
@@ -361,17 +359,14 @@ func (r *rig) metricSum(url, name string) float64 {
 	resp, err := http.Get(url)
 	r.must(err)
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
 	r.must(err)
 	sum := 0.0
-	for _, line := range strings.Split(string(body), "\n") {
-		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
-			continue
+	if f, ok := families[name]; ok {
+		for _, m := range f.GetMetric() {
+			sum += m.GetCounter().GetValue()
 		}
-		f := strings.Fields(line)
-		v, err := strconv.ParseFloat(f[len(f)-1], 64)
-		r.must(err)
-		sum += v
 	}
 	return sum
 }

@@ -122,8 +122,9 @@ func TestInvariantsCatchProblems(t *testing.T) {
 	}
 	r.kill("manager")
 	r.emu.PinOutOfBand(apiKey, bunqtest.CertificatePEM("stray.example.com"))
-	secret := r.secretData(names[0])
-	r.emu.PinOutOfBand(apiKey, string(secret["tls.crt"]))
+	crt, err := r.tlsCrt(names[0] + "-tls")
+	r.must(err)
+	r.emu.PinOutOfBand(apiKey, crt)
 	r.renew(names[1], false)
 	log, err := os.OpenFile(r.s.Log("manager"), os.O_APPEND|os.O_WRONLY, 0)
 	r.must(err)
