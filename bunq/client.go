@@ -320,7 +320,16 @@ func (c *Client) check(r request, status int, header http.Header, body []byte) (
 	for i, d := range e.Descriptions {
 		e.Descriptions[i] = c.redact(d)
 	}
+	e.Unsigned = r.sign != nil && r.sign.server != nil && header.Get("X-Bunq-Server-Signature") == "" &&
+		unsignedMeansElsewhere(status)
 	return nil, e
+}
+
+// unsignedMeansElsewhere says which statuses, unsigned, come from something
+// between the operator and bunq: trusting them would reset an installation or
+// take a pin for removed.
+func unsignedMeansElsewhere(status int) bool {
+	return status == http.StatusUnauthorized || status == http.StatusForbidden || status == http.StatusNotFound
 }
 
 // redact removes the API key and tokens from text that came from elsewhere.

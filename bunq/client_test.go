@@ -592,3 +592,44 @@ func BenchmarkPinRoundTrip(b *testing.B) {
 		}
 	}
 }
+
+// An unsigned 401, 403 or 404 comes from something in front of bunq (a WAF, a
+// proxy, a maintenance page): it must not reset the installation, drop the
+// session or count as a pin already gone.
+func TestUnsignedRefusalsAreUnavailable(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, bunqtest.Options{})
+	ctx := context.Background()
+	id, err := e.client.PinCertificateChain(ctx, chain("hooks.example.com", "Example Intermediate"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	e.emu.Inject(bunqtest.Fault{Method: http.MethodDelete, Status: http.StatusNotFound, NoSignature: true, Times: 4})
+	err = e.client.UnpinCertificate(ctx, id)
+	if bunq.IsNotFound(err) || !bunq.IsUnavailable(err) {
+		t.Fatalf("unsigned 404 on DELETE: %v; want unavailable, not not-found", err)
+	}
+	if pins, _ := e.client.ListCertificatePins(ctx); len(pins) != 1 {
+		t.Fatalf("the pin must still be there: %+v", pins)
+	}
+
+	e.emu.Inject(bunqtest.Fault{Method: http.MethodGet, Status: http.StatusForbidden, NoSignature: true, Times: 4})
+	_, err = e.client.ListCertificatePins(ctx)
+	if bunq.IsUnauthorized(err) || !bunq.IsUnavailable(err) {
+		t.Fatalf("unsigned 403 on GET: %v; want unavailable, not unauthorized", err)
+	}
+
+	e.emu.ExpireSessions()
+	e.emu.Inject(bunqtest.Fault{Endpoint: bunqtest.EndpointSession, Status: http.StatusUnauthorized, NoSignature: true, Times: 1})
+	_, err = e.client.ListCertificatePins(ctx)
+	if bunq.IsUnauthorized(err) || !bunq.IsUnavailable(err) {
+		t.Fatalf("unsigned 401 on session-server: %v; want unavailable", err)
+	}
+	if _, err := e.client.ListCertificatePins(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.count(http.MethodPost, bunqtest.EndpointInstallation); n != 1 {
+		t.Errorf("%d installations, want 1: an unsigned 401 never resets the installation", n)
+	}
+}

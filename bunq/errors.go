@@ -49,6 +49,10 @@ type Error struct {
 	Path   string
 	// Err is the transport error behind a reply that never came.
 	Err error
+	// Unsigned marks a 401, 403 or 404 without a server signature once the
+	// server's key is known: a proxy, a firewall or a maintenance page answered,
+	// not bunq. It says nothing about the session or the object.
+	Unsigned bool
 }
 
 func (e *Error) Error() string {
@@ -61,6 +65,9 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, "%d %s", e.StatusCode, strings.Join(e.Descriptions, " "))
 	default:
 		fmt.Fprintf(&b, "%d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	}
+	if e.Unsigned {
+		b.WriteString(" (unsigned: not from bunq, probably a proxy or firewall in between)")
 	}
 	if e.ResponseID != "" {
 		fmt.Fprintf(&b, " (response id %s)", e.ResponseID)
@@ -103,8 +110,9 @@ func asError(err error) (*Error, bool) {
 	return e, ok
 }
 
+// statusOf is the status of a reply that came from bunq; 0 for anything else.
 func statusOf(err error) int {
-	if e, ok := asError(err); ok {
+	if e, ok := asError(err); ok && !e.Unsigned {
 		return e.StatusCode
 	}
 	return 0
@@ -141,13 +149,14 @@ func IsSignatureInvalid(err error) bool {
 		e.StatusCode == http.StatusBadRequest && e.has(textSignatureInvalid))
 }
 
-// IsUnavailable reports bunq being down or unreachable: no reply, 5xx or maintenance (491).
+// IsUnavailable reports bunq being down or unreachable: no reply, 5xx,
+// maintenance (491), or an unsigned 401/403/404 from something in between.
 func IsUnavailable(err error) bool {
 	e, ok := asError(err)
 	if !ok {
 		return false
 	}
-	return e.StatusCode == 0 || e.StatusCode >= 500 || e.StatusCode == 491
+	return e.Unsigned || e.StatusCode == 0 || e.StatusCode >= 500 || e.StatusCode == 491
 }
 
 type errorBody struct {
