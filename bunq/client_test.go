@@ -531,7 +531,7 @@ func TestContextCancellation(t *testing.T) {
 	if _, err := e.client.UserID(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	e.emu.Inject(bunqtest.Fault{Endpoint: bunqtest.EndpointPins, Delay: 10 * time.Second})
+	e.emu.Inject(bunqtest.Fault{Endpoint: bunqtest.EndpointPins, Delay: time.Second, Times: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	_, err := e.client.ListCertificatePins(ctx)

@@ -44,8 +44,10 @@ type Fault struct {
 	// the call was carried out, as when a reply is lost on its way back.
 	Reset      bool
 	ResetAfter bool
-	// Delay holds the call this long before anything else happens; HoldReply
-	// carries the call out and then holds the reply this long.
+	// Delay holds the call this long before anything else happens; the call is
+	// then carried out even if the client has given up, as a server that has
+	// read a request does (a late commit). HoldReply carries the call out and
+	// then holds the reply this long.
 	Delay     time.Duration
 	HoldReply time.Duration
 	// BadSignature and NoSignature spoil the server signature of the reply.

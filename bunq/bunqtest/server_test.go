@@ -18,6 +18,7 @@ package bunqtest_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rsa"
 	"encoding/json"
 	"io"
@@ -514,5 +515,36 @@ func TestFaults(t *testing.T) {
 	}
 	if got := len(r.emu.Requests()); got != 3+104 {
 		t.Errorf("%d requests recorded, want 107", got)
+	}
+}
+
+// A delayed call is carried out even when the client gave up waiting: that is
+// how a pin whose request timed out can still appear on bunq.
+func TestDelayedCallCommitsAfterTheClientGaveUp(t *testing.T) {
+	t.Parallel()
+	emu, err := bunqtest.New(bunqtest.Options{DisableRateLimits: true}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(emu)
+	defer srv.Close()
+	c, err := bunq.New(bunq.Options{BaseURL: srv.URL + "/v1", APIKey: key, Limiter: bunq.NewLimiter(bunq.Limits{}, false),
+		Timeout: 100 * time.Millisecond, Backoff: bunq.Backoff{Attempts: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UserID(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	emu.Inject(bunqtest.Fault{Method: http.MethodPost, Endpoint: bunqtest.EndpointPins, Delay: 300 * time.Millisecond, Times: 1})
+	if _, err := c.PinCertificateChain(context.Background(), []string{bunqtest.CertificatePEM("late.example.com")}); err == nil {
+		t.Fatal("the pin returned before the delay; want a timeout")
+	}
+	if n := len(emu.Pins(key)); n != 0 {
+		t.Fatalf("%d pins while the call is held, want 0", n)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if n := len(emu.Pins(key)); n != 1 {
+		t.Fatalf("%d pins after the delay, want the late commit", n)
 	}
 }
