@@ -20,6 +20,9 @@ package main
 import (
 	"crypto/tls"
 	"flag"
+	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -84,6 +87,43 @@ func parseFlags() (config, zap.Options) {
 	return c, opts
 }
 
+// validate refuses flags that would send API keys in clear or break bunq's
+// limits: a bunq URL must be https (plain http only to a loopback host, such
+// as a local emulator), and the time scale is for the emulator alone.
+func (c config) validate() error {
+	for _, u := range []struct{ flag, value string }{{"--bunq-production-url", c.productionURL}, {"--bunq-sandbox-url", c.sandboxURL}} {
+		parsed, err := url.Parse(u.value)
+		if err != nil || parsed.Host == "" {
+			return fmt.Errorf("%s=%q is not an absolute URL", u.flag, u.value)
+		}
+		switch {
+		case parsed.Scheme == "https":
+		case parsed.Scheme == "http" && isLoopback(parsed.Hostname()):
+		default:
+			return fmt.Errorf("%s=%q: bunq is reached over https only (plain http is accepted for loopback hosts, "+
+				"such as a local emulator); API keys and session tokens must not travel in clear", u.flag, u.value)
+		}
+		if c.timeScale != 1 && isBunqHost(parsed.Hostname()) {
+			return fmt.Errorf("--bunq-time-scale=%g is for the bunq emulator only; with %s=%q it would break bunq's rate limits",
+				c.timeScale, u.flag, u.value)
+		}
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func isBunqHost(host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	return host == "bunq.com" || strings.HasSuffix(host, ".bunq.com")
+}
+
 // defaultNamespace is the pod's namespace when it runs in a cluster.
 func defaultNamespace() string {
 	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
@@ -98,6 +138,10 @@ func defaultNamespace() string {
 func main() {
 	c, zapOpts := parseFlags()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	if err := c.validate(); err != nil {
+		setupLog.Error(err, "invalid flags")
+		os.Exit(2)
+	}
 	if err := run(c); err != nil {
 		setupLog.Error(err, "manager stopped")
 		os.Exit(1)
@@ -131,6 +175,10 @@ func run(c config) error {
 		NewClient:        clientFactory(c),
 		ContextNamespace: c.contextNamespace,
 		ResyncPeriod:     c.resyncPeriod,
+		// bunq's refusal backoff runs as fast as its rate limits; the client's
+		// timeout, and so the late-commit window, is real time.
+		RefusedKeyBackoff: time.Duration(float64(controllers.DefaultRefusedKeyBackoff) / c.timeScale),
+		LateCommitWindow:  bunq.DefaultTimeout,
 	}
 	if err := r.SetupWithManager(mgr, c.maxConcurrent); err != nil {
 		return err

@@ -81,3 +81,36 @@ func TestDockerfileBuildsStaticNonRoot(t *testing.T) {
 		}
 	}
 }
+
+func TestFlagsRefuseClearTextAndScaledRealBunq(t *testing.T) {
+	ok := config{productionURL: "https://api.bunq.com/v1", sandboxURL: "https://public-api.sandbox.bunq.com/v1", timeScale: 1}
+	cases := []struct {
+		name   string
+		mutate func(*config)
+		want   string // "" for accepted
+	}{
+		{"defaults", func(*config) {}, ""},
+		{"emulator on loopback over http", func(c *config) {
+			c.productionURL, c.sandboxURL, c.timeScale = "http://127.0.0.1:8088/v1", "http://localhost:8088/v1", 10
+		}, ""},
+		{"IPv6 loopback", func(c *config) { c.sandboxURL = "http://[::1]:8088/v1" }, ""},
+		{"http to a remote host", func(c *config) { c.sandboxURL = "http://bunq-proxy.internal/v1" }, "https only"},
+		{"http to bunq", func(c *config) { c.productionURL = "http://api.bunq.com/v1" }, "https only"},
+		{"not a URL", func(c *config) { c.productionURL = "api.bunq.com" }, "not an absolute URL"},
+		{"time scale with real bunq", func(c *config) { c.timeScale = 10 }, "emulator only"},
+		{"time scale with real sandbox", func(c *config) { c.productionURL, c.timeScale = "http://127.0.0.1:1/v1", 10 }, "emulator only"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := ok
+			tc.mutate(&c)
+			err := c.validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("got %v, want an error about %q", err, tc.want)
+			}
+		})
+	}
+}

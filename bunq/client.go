@@ -49,6 +49,11 @@ type Backoff struct {
 	Max      time.Duration
 }
 
+// DefaultTimeout bounds each HTTP attempt unless Options.Timeout says otherwise.
+// A call that timed out may still be carried out by bunq up to this long after
+// it was sent.
+const DefaultTimeout = 30 * time.Second
+
 // DefaultBackoff tries four times over about ten seconds.
 func DefaultBackoff() Backoff {
 	return Backoff{Attempts: 4, Initial: 500 * time.Millisecond, Max: 8 * time.Second}
@@ -82,7 +87,7 @@ type Options struct {
 	Limiter *Limiter
 	// UserAgent defaults to "bunq-pinning-operator/dev".
 	UserAgent string
-	// Timeout bounds each HTTP attempt; defaults to 30 s.
+	// Timeout bounds each HTTP attempt; defaults to DefaultTimeout.
 	Timeout time.Duration
 	// Backoff defaults to DefaultBackoff().
 	Backoff Backoff
@@ -138,7 +143,7 @@ func New(opts Options) (*Client, error) {
 		opts.UserAgent = "bunq-pinning-operator/dev"
 	}
 	if opts.Timeout <= 0 {
-		opts.Timeout = 30 * time.Second
+		opts.Timeout = DefaultTimeout
 	}
 	if opts.Backoff.Attempts <= 0 {
 		opts.Backoff = DefaultBackoff()

@@ -51,6 +51,20 @@ type sessionState struct {
 	dirty  bool // changed but not yet saved
 	ctx    APIContext
 	keys   *keyPair
+	// The last handshake bunq refused (credentials, IP, authorisation): it
+	// answers every call that started before it, so that calls in flight when
+	// a key is revoked make one handshake between them, not one each.
+	refusedAt  time.Time
+	refusedErr error
+}
+
+func (s *sessionState) refusedSince(since time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refusedErr != nil && !s.refusedAt.Before(since) {
+		return s.refusedErr
+	}
+	return nil
 }
 
 func (s *sessionState) init() { s.sem = make(chan struct{}, 1) }
@@ -83,10 +97,14 @@ func (s *sessionState) update(f func(c *APIContext)) {
 }
 
 // ensureSession returns a live session, making one if needed. Concurrent callers
-// wait for a single refresh instead of each opening a session.
-func (c *Client) ensureSession(ctx context.Context) (session, error) {
+// wait for a single refresh instead of each opening a session; a refusal made
+// after since (when the caller's call started) is the caller's answer too.
+func (c *Client) ensureSession(ctx context.Context, since time.Time) (session, error) {
 	if s, ok := c.session.current(c.opts.Now()); ok {
 		return s, nil
+	}
+	if err := c.session.refusedSince(since); err != nil {
+		return session{}, err
 	}
 	select {
 	case c.session.sem <- struct{}{}:
@@ -97,7 +115,15 @@ func (c *Client) ensureSession(ctx context.Context) (session, error) {
 	if s, ok := c.session.current(c.opts.Now()); ok {
 		return s, nil
 	}
+	if err := c.session.refusedSince(since); err != nil {
+		return session{}, err
+	}
 	if err := c.refresh(ctx); err != nil {
+		if IsIPNotPermitted(err) || IsUnauthorized(err) {
+			c.session.mu.Lock()
+			c.session.refusedAt, c.session.refusedErr = c.opts.Now(), err
+			c.session.mu.Unlock()
+		}
 		return session{}, err
 	}
 	s, _ := c.session.current(c.opts.Now())
@@ -325,8 +351,9 @@ func (c *Client) openSession(ctx context.Context) error {
 // call makes a session call. {userID} in path is the session's user. A rejected
 // session is replaced once and the call repeated.
 func (c *Client) call(ctx context.Context, method, path, endpoint string, body []byte) ([]byte, error) {
+	start := c.opts.Now()
 	for retried := false; ; retried = true {
-		s, err := c.ensureSession(ctx)
+		s, err := c.ensureSession(ctx, start)
 		if err != nil {
 			return nil, err
 		}
@@ -343,6 +370,6 @@ func (c *Client) call(ctx context.Context, method, path, endpoint string, body [
 
 // UserID returns the bunq user the API key acts for, opening a session if needed.
 func (c *Client) UserID(ctx context.Context) (int64, error) {
-	s, err := c.ensureSession(ctx)
+	s, err := c.ensureSession(ctx, c.opts.Now())
 	return s.userID, err
 }

@@ -17,12 +17,10 @@ limitations under the License.
 package controllers
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -109,114 +107,129 @@ func (s *secretStore) Save(ctx context.Context, c *bunq.APIContext) error {
 	return nil
 }
 
-// account is one API context: a client and what is known of its pins. All
-// resources that use the same API key share it.
+// account is one API context: a client, shared by every resource that uses
+// the same API key, and what bunq said of the key.
 type account struct {
 	client BunqClient
-
-	mu       sync.Mutex
-	pins     map[int64]string // id → fingerprint; nil until listed
-	listedAt time.Time
+	gate   keyGate
 }
 
-// accounts holds one account per (environment, API key).
+// accounts holds one account per (environment, API key) that some resource uses.
 type accounts struct {
 	newClient ClientFactory
 	reader    client.Reader
 	writer    client.Client
 	namespace string
+	now       func() time.Time
+	backoff   time.Duration // first wait after bunq refused a key
 
-	mu   sync.Mutex
-	byID map[string]*account
+	mu    sync.Mutex
+	byID  map[string]*account
+	users map[string]map[types.UID]bool // context name → resources using it
+	used  map[types.UID]string          // resource → context name
 }
 
-func (a *accounts) get(env bunqv1alpha1.Environment, apiKey string) (*account, error) {
+// get returns the account of a key and records that uid uses it; an account
+// no resource uses any more is dropped, so a key rewritten in a loop does not
+// make the process grow.
+func (a *accounts) get(uid types.UID, env bunqv1alpha1.Environment, apiKey string) (*account, error) {
 	name := contextSecretName(env, apiKey)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if acc, ok := a.byID[name]; ok {
-		return acc, nil
+	acc, ok := a.byID[name]
+	if !ok {
+		store := &secretStore{reader: a.reader, writer: a.writer, env: env,
+			key: types.NamespacedName{Namespace: a.namespace, Name: name}}
+		c, err := a.newClient(env, apiKey, store)
+		if err != nil {
+			return nil, err
+		}
+		if a.byID == nil {
+			a.byID, a.users, a.used = map[string]*account{}, map[string]map[types.UID]bool{}, map[types.UID]string{}
+		}
+		acc = &account{client: c, gate: keyGate{now: a.now, first: a.backoff}}
+		a.byID[name] = acc
 	}
-	store := &secretStore{reader: a.reader, writer: a.writer, env: env,
-		key: types.NamespacedName{Namespace: a.namespace, Name: name}}
-	c, err := a.newClient(env, apiKey, store)
-	if err != nil {
-		return nil, err
+	if a.used[uid] != name {
+		a.releaseLocked(uid)
+		if a.users[name] == nil {
+			a.users[name] = map[types.UID]bool{}
+		}
+		a.users[name][uid] = true
+		a.used[uid] = name
 	}
-	if a.byID == nil {
-		a.byID = map[string]*account{}
-	}
-	acc := &account{client: c}
-	a.byID[name] = acc
 	return acc, nil
 }
 
-// refresh makes sure the cached list of the account's pins was read from bunq
-// after notBefore, listing them (⌈N/200⌉ GETs) when it was not, and returns
-// when it was read. One list serves every resource on the key.
-func (acc *account) refresh(ctx context.Context, notBefore, now time.Time) (time.Time, error) {
-	acc.mu.Lock()
-	defer acc.mu.Unlock()
-	if acc.pins != nil && acc.listedAt.After(notBefore) {
-		return acc.listedAt, nil
-	}
-	list, err := acc.client.ListCertificatePins(ctx)
-	if err != nil {
-		return time.Time{}, err
-	}
-	acc.pins = make(map[int64]string, len(list))
-	for _, p := range list {
-		acc.pins[p.ID] = pinnedFingerprint(p.Chain)
-	}
-	acc.listedAt = now
-	return now, nil
+// release says uid uses no account any more.
+func (a *accounts) release(uid types.UID) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.releaseLocked(uid)
 }
 
-// lookup returns the fingerprint of a pin in the cached list.
-func (acc *account) lookup(id int64) (string, bool) {
-	acc.mu.Lock()
-	defer acc.mu.Unlock()
-	fp, ok := acc.pins[id]
-	return fp, ok
+func (a *accounts) releaseLocked(uid types.UID) {
+	name, ok := a.used[uid]
+	if !ok {
+		return
+	}
+	delete(a.used, uid)
+	delete(a.users[name], uid)
+	if len(a.users[name]) == 0 {
+		delete(a.users, name)
+		delete(a.byID, name)
+	}
 }
 
-// withFingerprint returns the cached pins of a chain, newest first, leaving out
-// the ones in skip.
-func (acc *account) withFingerprint(fp string, skip map[int64]bool) []int64 {
-	acc.mu.Lock()
-	defer acc.mu.Unlock()
-	var ids []int64
-	for id, f := range acc.pins {
-		if f == fp && !skip[id] {
-			ids = append(ids, id)
-		}
-	}
-	slices.SortFunc(ids, func(a, b int64) int { return cmp.Compare(b, a) })
-	return ids
+// size is the number of accounts kept.
+func (a *accounts) size() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.byID)
 }
 
-// pin pins a chain and keeps the cached list current.
-func (acc *account) pin(ctx context.Context, c *chain) (int64, error) {
-	id, err := acc.client.PinCertificateChain(ctx, c.pems)
-	if err != nil {
-		return 0, err
-	}
-	acc.mu.Lock()
-	defer acc.mu.Unlock()
-	if acc.pins != nil {
-		acc.pins[id] = c.fingerprint
-	}
-	return id, nil
-}
-
-// unpin removes a pin; one that is already gone counts as removed.
-func (acc *account) unpin(ctx context.Context, id int64) error {
-	err := acc.client.UnpinCertificate(ctx, id)
-	if err != nil && !bunq.IsNotFound(err) {
+// userID returns the bunq user the key acts for.
+func (acc *account) userID(ctx context.Context) (int64, error) {
+	var id int64
+	err := acc.gate.do(ctx, func() (err error) {
+		id, err = acc.client.UserID(ctx)
 		return err
+	})
+	return id, err
+}
+
+// list reads every pin of the key's user: id → fingerprint.
+func (acc *account) list(ctx context.Context) (map[int64]string, error) {
+	var list []bunq.CertificatePin
+	err := acc.gate.do(ctx, func() (err error) {
+		list, err = acc.client.ListCertificatePins(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	acc.mu.Lock()
-	defer acc.mu.Unlock()
-	delete(acc.pins, id)
-	return nil
+	pins := make(map[int64]string, len(list))
+	for _, p := range list {
+		pins[p.ID] = pinnedFingerprint(p.Chain)
+	}
+	return pins, nil
+}
+
+// pin pins a chain.
+func (acc *account) pin(ctx context.Context, c *chain) (int64, error) {
+	var id int64
+	err := acc.gate.do(ctx, func() (err error) {
+		id, err = acc.client.PinCertificateChain(ctx, c.pems)
+		return err
+	})
+	return id, err
+}
+
+// unpin removes a pin; one bunq says (signed) is gone counts as removed.
+func (acc *account) unpin(ctx context.Context, id int64) error {
+	err := acc.gate.do(ctx, func() error { return acc.client.UnpinCertificate(ctx, id) })
+	if bunq.IsNotFound(err) {
+		return nil
+	}
+	return err
 }

@@ -20,8 +20,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -30,16 +32,21 @@ import (
 	bunqv1alpha1 "github.com/pinq-dev/bunq-pinning-operator/api/v1alpha1"
 )
 
-// finalize unpins the resource's chains (deletionPolicy Delete) and lets it go.
-// It never blocks forever: without an API key nothing can be unpinned, and the
-// pins are left with a warning naming them.
+// finalize lets go of the resource's chains and then of the resource. With
+// deletionPolicy Delete, a chain is unpinned when no other resource of the
+// user wants it; pin requests whose outcome is unknown are settled first, so
+// a pin that committed without being recorded is not left behind. Without an
+// API key nothing can be unpinned: the pins are left with a warning naming
+// them. When bunq cannot be reached or refuses the key, the finalizer retries
+// with backoff; deletionPolicy: Retain on the resource lets it go at once.
 func (p *pass) finalize(ctx context.Context) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(p.obj, Finalizer) {
 		return ctrl.Result{}, nil
 	}
 	ids := p.ownedIDs()
+	st := &p.obj.Status
 	switch {
-	case len(ids) == 0:
+	case len(ids) == 0 && st.Pending == "" && len(st.Unsettled) == 0:
 	case p.obj.Spec.DeletionPolicy == bunqv1alpha1.DeletionPolicyRetain:
 		p.event(corev1.EventTypeNormal, "Retained", fmt.Sprintf("deletionPolicy is Retain: pins %v stay on bunq", ids))
 	case p.obj.Spec.Suspend:
@@ -48,12 +55,18 @@ func (p *pass) finalize(ctx context.Context) (ctrl.Result, error) {
 		if err := p.ensureFresh(ctx); err != nil {
 			return p.fail(err)
 		}
-		if err := p.unpinAll(ctx, ids); err != nil {
-			var me *missingError
-			if !errors.As(err, &me) {
-				return p.fail(err)
-			}
-			p.report(metav1.ConditionFalse, me.reason, me.msg+fmt.Sprintf("; cannot unpin %v, they stay on bunq", ids))
+		wait, err := p.unpinAll(ctx, ids)
+		var ie *inputError
+		switch {
+		case errors.As(err, &ie) && !p.settling():
+			p.report(metav1.ConditionFalse, ie.reason, ie.msg+fmt.Sprintf("; cannot unpin %v, they stay on bunq", ids))
+		case err != nil:
+			return p.fail(fmt.Errorf("%w; the resource is deleted once its pins are removed, "+
+				"or at once with deletionPolicy: Retain (the pins then stay on bunq)", err))
+		case wait > 0:
+			p.report(metav1.ConditionFalse, bunqv1alpha1.ReasonPinning, fmt.Sprintf("deleting: waiting %s for pin requests "+
+				"with an unknown outcome to settle, so that none is left on bunq", wait.Round(time.Second)))
+			return ctrl.Result{RequeueAfter: wait}, nil
 		}
 	}
 	if err := p.writeStatus(ctx); err != nil {
@@ -61,13 +74,20 @@ func (p *pass) finalize(ctx context.Context) (ctrl.Result, error) {
 	}
 	base := p.obj.DeepCopy()
 	controllerutil.RemoveFinalizer(p.obj, Finalizer)
-	if err := p.r.Patch(ctx, p.obj, client.MergeFrom(base)); err != nil {
+	if err := p.r.Patch(ctx, p.obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		if apierrors.IsConflict(err) {
+			return p.fail(errConflict)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	p.gone = true
 	certificateNotAfter.DeleteLabelValues(p.obj.Namespace, p.obj.Name)
+	p.r.forget(ctx, client.ObjectKeyFromObject(p.obj))
 	return ctrl.Result{}, nil
 }
+
+// settling says whether pin requests of unknown outcome are still on record.
+func (p *pass) settling() bool { return p.obj.Status.Pending != "" || len(p.obj.Status.Unsettled) > 0 }
 
 // ownedIDs are the pins this resource answers for.
 func (p *pass) ownedIDs() []int64 {
@@ -81,16 +101,34 @@ func (p *pass) ownedIDs() []int64 {
 	return ids
 }
 
-func (p *pass) unpinAll(ctx context.Context, ids []int64) error {
+// unpinAll settles the unsettled chains, then releases the recorded ones; it
+// returns how long to wait when some cannot be settled yet.
+func (p *pass) unpinAll(ctx context.Context, ids []int64) (time.Duration, error) {
 	acc, err := p.account(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	for _, id := range ids {
-		if err := acc.unpin(ctx, id); err != nil {
-			return err
+	if err := p.resolveUser(ctx, acc); err != nil {
+		return 0, err
+	}
+	p.recoverPending()
+	wait, err := p.settle(ctx, acc)
+	if err != nil || wait > 0 {
+		return wait, err
+	}
+	st := &p.obj.Status
+	if st.PinnedCertificateID != 0 {
+		if err := p.release(ctx, acc, st.Fingerprint, st.PinnedCertificateID); err != nil {
+			return 0, err
 		}
 	}
-	p.event(corev1.EventTypeNormal, "Unpinned", fmt.Sprintf("pins %v removed from bunq", ids))
-	return nil
+	for _, prev := range st.Previous {
+		if err := p.release(ctx, acc, prev.Fingerprint, prev.ID); err != nil {
+			return 0, err
+		}
+	}
+	if len(ids) > 0 {
+		p.event(corev1.EventTypeNormal, "Unpinned", fmt.Sprintf("pins %v removed from bunq, or left to the other resources that use them", ids))
+	}
+	return 0, nil
 }

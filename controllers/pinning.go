@@ -24,75 +24,143 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bunqv1alpha1 "github.com/pinq-dev/bunq-pinning-operator/api/v1alpha1"
 	"github.com/pinq-dev/bunq-pinning-operator/bunq"
 )
 
-// pin makes bunq hold c: it adopts a pin of the same chain when one exists, and
-// otherwise records the chain as pending before creating the pin, so that a
-// crash in between leaves a trace that the next pass resolves.
+// pin makes bunq hold c for this resource: it reuses the id of c when c is
+// still one of the resource's previous chains, adopts a pin of c that exists
+// (one another resource records first, so a shared chain keeps one id), and
+// otherwise records c as pending before creating the pin, so that a crash in
+// between leaves a trace that a later pass settles.
 func (p *pass) pin(ctx context.Context, acc *account, c *chain) error {
 	st := &p.obj.Status
 	rotation := st.PinnedCertificateID != 0
 	if rotation {
 		// A renewal is urgent: it goes before first pins and resyncs.
 		ctx = bunq.WithPriority(ctx, bunq.PriorityHigh)
-	}
-	skip, err := p.referencedElsewhere(ctx, acc)
-	if err != nil {
-		return err
-	}
-	if _, err := acc.refresh(ctx, time.Time{}, p.now); err != nil {
-		return err
-	}
-	id, adopted := int64(0), false
-	if ids := acc.withFingerprint(c.fingerprint, skip); len(ids) > 0 {
-		id, adopted = ids[0], true
-	} else {
-		st.Pending = c.fingerprint
-		p.report(metav1.ConditionFalse, bunqv1alpha1.ReasonPinning, "pinning chain "+c.fingerprint+" on bunq")
-		if err := p.writeStatus(ctx); err != nil {
-			return err
-		}
-		if id, err = acc.pin(ctx, c); err != nil {
-			if definitelyNotPinned(err) {
-				st.Pending = ""
-			}
+		if err := p.makeRoom(ctx, acc); err != nil {
 			return err
 		}
 	}
-	userID, err := acc.client.UserID(ctx)
+	k := chainKey{p.user, c.fingerprint}
+	unlock := p.r.pins.lock(k)
+	defer unlock()
+	p.r.pins.claim(p.obj.UID, k, 0)
+	id, how, err := p.findPin(ctx, acc, c)
 	if err != nil {
 		return err
 	}
-	p.record(id, userID, c)
+	if id == 0 {
+		if id, err = p.create(ctx, acc, c); err != nil {
+			return err
+		}
+		how = "Pinned"
+		if rotation {
+			how = "Rotated"
+		}
+	}
+	p.r.pins.claim(p.obj.UID, k, id)
+	p.record(id, c)
 	p.announced = true
-	switch {
-	case adopted:
-		p.event(corev1.EventTypeNormal, "Adopted", fmt.Sprintf("chain %s was already pinned on bunq as id %d; adopted it", c.fingerprint, id))
-	case rotation:
+	switch how {
+	case "Adopted":
+		p.event(corev1.EventTypeNormal, how, fmt.Sprintf("chain %s was already pinned on bunq as id %d; adopted it", c.fingerprint, id))
+	case "Reused":
+		p.event(corev1.EventTypeNormal, "Rotated", fmt.Sprintf("chain %s is still pinned as id %d from before; using it again", c.fingerprint, id))
+	case "Rotated":
 		rotations.Inc()
-		p.event(corev1.EventTypeNormal, "Rotated", fmt.Sprintf("renewed chain %s pinned as id %d", c.fingerprint, id))
+		p.event(corev1.EventTypeNormal, how, fmt.Sprintf("renewed chain %s pinned as id %d", c.fingerprint, id))
 	default:
-		p.event(corev1.EventTypeNormal, "Pinned", fmt.Sprintf("chain %s pinned as id %d", c.fingerprint, id))
+		p.event(corev1.EventTypeNormal, how, fmt.Sprintf("chain %s pinned as id %d", c.fingerprint, id))
 	}
 	return nil
 }
 
-// definitelyNotPinned says bunq answered a pin with a refusal: nothing was created.
+// findPin returns a pin of c bunq already holds for this user, and how it was
+// found; 0 when there is none. Called under the chain's lock.
+func (p *pass) findPin(ctx context.Context, acc *account, c *chain) (int64, string, error) {
+	for _, prev := range p.obj.Status.Previous {
+		if prev.Fingerprint == c.fingerprint {
+			return prev.ID, "Reused", nil
+		}
+	}
+	set := p.r.pins.user(p.user)
+	if _, err := set.refresh(ctx, acc, time.Time{}, p.now); err != nil {
+		return 0, "", err
+	}
+	id := set.pick(c.fingerprint, p.r.pins.shared(chainKey{p.user, c.fingerprint}, p.obj.UID))
+	return id, "Adopted", nil
+}
+
+// create records c as pending, then pins it. A request whose outcome is
+// unknown (a timeout, a reset, a 5xx) may still commit: its chain goes on
+// record as unsettled until a later list settles it (design.md Behaviour 3b).
+func (p *pass) create(ctx context.Context, acc *account, c *chain) (int64, error) {
+	st := &p.obj.Status
+	if len(st.Unsettled) >= bunqv1alpha1.MaxUnsettled {
+		return 0, &inputError{reason: bunqv1alpha1.ReasonBunqUnavailable, msg: fmt.Sprintf(
+			"%d pin requests with an unknown outcome are not settled yet; no new one before they are", len(st.Unsettled))}
+	}
+	st.Pending, st.UserID = c.fingerprint, p.user.id
+	p.report(metav1.ConditionFalse, bunqv1alpha1.ReasonPinning, "pinning chain "+c.fingerprint+" on bunq")
+	if err := p.writeStatus(ctx); err != nil {
+		return 0, err
+	}
+	id, err := acc.pin(ctx, c)
+	st.Pending = ""
+	if err != nil {
+		if !definitelyNotPinned(err) {
+			p.unsettle(c.fingerprint, p.r.now())
+		}
+		return 0, err
+	}
+	p.r.pins.user(p.user).added(id, c.fingerprint)
+	return id, nil
+}
+
+// definitelyNotPinned says bunq itself answered a pin with a refusal: nothing
+// was created.
 func definitelyNotPinned(err error) bool {
 	var be *bunq.Error
-	return errors.As(err, &be) && be.StatusCode >= 400 && be.StatusCode < 500
+	return errors.As(err, &be) && !be.Unsigned && be.StatusCode >= 400 && be.StatusCode < 500
+}
+
+// unsettle puts a chain on record whose pin may commit up to the late-commit
+// window after from.
+func (p *pass) unsettle(fp string, from time.Time) {
+	st := &p.obj.Status
+	at := metav1.NewTime(roundUp(from.Add(p.r.lateCommitWindow())))
+	for i, u := range st.Unsettled {
+		if u.Fingerprint == fp {
+			if at.After(u.SettleAfter.Time) {
+				st.Unsettled[i].SettleAfter = at
+			}
+			return
+		}
+	}
+	st.Unsettled = append(st.Unsettled, bunqv1alpha1.UnsettledPin{Fingerprint: fp, SettleAfter: at})
+}
+
+// recoverPending handles a pending chain found at the start of a pass: the
+// pass that wrote it did not finish (a crash, or another leader), so its
+// request may still commit. The chain goes on record as unsettled.
+func (p *pass) recoverPending() {
+	st := &p.obj.Status
+	if st.Pending == "" {
+		return
+	}
+	p.unsettle(st.Pending, p.now)
+	st.Pending = ""
 }
 
 // record makes id the current pin and keeps the one it replaces for the overlap.
-func (p *pass) record(id, userID int64, c *chain) {
+func (p *pass) record(id int64, c *chain) {
 	st := &p.obj.Status
 	var previous []bunqv1alpha1.PreviousPin
 	for _, prev := range st.Previous {
-		if prev.ID != id {
+		if prev.ID != id && prev.Fingerprint != c.fingerprint {
 			previous = append(previous, prev)
 		}
 	}
@@ -101,11 +169,28 @@ func (p *pass) record(id, userID int64, c *chain) {
 			RetireAfter: metav1.NewTime(p.retireAfter())})
 	}
 	st.Previous = previous
-	st.PinnedCertificateID, st.UserID, st.Fingerprint = id, userID, c.fingerprint
+	st.PinnedCertificateID, st.UserID, st.Fingerprint = id, p.user.id, c.fingerprint
 	st.Certificate = c.info()
 	st.Pending = ""
 	now := metav1.NewTime(p.now)
 	st.LastSyncTime = &now
+}
+
+// makeRoom retires the oldest previous chains early when previous[] is full,
+// before a rotation adds one: a Secret flipping faster than its overlap must
+// not grow the status without end.
+func (p *pass) makeRoom(ctx context.Context, acc *account) error {
+	st := &p.obj.Status
+	for len(st.Previous) >= bunqv1alpha1.MaxPrevious {
+		oldest := st.Previous[0]
+		if err := p.release(ctx, acc, oldest.Fingerprint, oldest.ID); err != nil {
+			return err
+		}
+		st.Previous = st.Previous[1:]
+		p.event(corev1.EventTypeNormal, "Retired", fmt.Sprintf("previous chain %s retired early (id %d): at most %d previous chains are kept",
+			oldest.Fingerprint, oldest.ID, bunqv1alpha1.MaxPrevious))
+	}
+	return nil
 }
 
 // retireAfter is when a chain replaced now is unpinned, rounded up to a whole
@@ -116,65 +201,15 @@ func (p *pass) retireAfter() time.Time {
 	if d <= 0 {
 		return p.now
 	}
-	t := p.now.Add(d)
+	return roundUp(p.now.Add(d))
+}
+
+// roundUp rounds a time up to a whole second, as status stores it.
+func roundUp(t time.Time) time.Time {
 	if r := t.Truncate(time.Second); !r.Equal(t) {
 		return r.Add(time.Second)
 	}
 	return t
-}
-
-// recoverPending resolves a pin that may have been made without being recorded:
-// for the wanted chain it keeps one pin (the pass then adopts it) and removes
-// duplicates; for a chain no longer wanted it removes them all.
-func (p *pass) recoverPending(ctx context.Context, acc *account, c *chain) error {
-	st := &p.obj.Status
-	skip, err := p.referencedElsewhere(ctx, acc)
-	if err != nil {
-		return err
-	}
-	if _, err := acc.refresh(ctx, p.now, p.now); err != nil {
-		return err
-	}
-	ids := acc.withFingerprint(st.Pending, skip)
-	if st.Pending == c.fingerprint && len(ids) > 0 {
-		ids = ids[1:]
-	}
-	for _, id := range ids {
-		if err := acc.unpin(ctx, id); err != nil {
-			return err
-		}
-		p.event(corev1.EventTypeNormal, "Cleaned", fmt.Sprintf("removed pin %d left by an interrupted sync", id))
-	}
-	st.Pending = ""
-	return nil
-}
-
-// referencedElsewhere returns the ids of the account's user that this resource's
-// previous chains and every other resource's status refer to: never adopted,
-// never removed as leftovers.
-func (p *pass) referencedElsewhere(ctx context.Context, acc *account) (map[int64]bool, error) {
-	userID, err := acc.client.UserID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	list := &bunqv1alpha1.BunqPinnedCertificateList{}
-	if err := p.r.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, err
-	}
-	skip := map[int64]bool{}
-	for _, other := range list.Items {
-		if other.UID == p.obj.UID || other.Status.UserID != userID {
-			continue
-		}
-		skip[other.Status.PinnedCertificateID] = true
-		for _, prev := range other.Status.Previous {
-			skip[prev.ID] = true
-		}
-	}
-	for _, prev := range p.obj.Status.Previous {
-		skip[prev.ID] = true
-	}
-	return skip, nil
 }
 
 // checkDrift reads the pins back and pins again when the recorded id is gone or
@@ -193,11 +228,12 @@ func (p *pass) checkDrift(ctx context.Context, acc *account, c *chain) error {
 			notBefore = last
 		}
 	}
-	listedAt, err := acc.refresh(ctx, notBefore, p.now)
+	set := p.r.pins.user(p.user)
+	listedAt, err := set.refresh(ctx, acc, notBefore, p.now)
 	if err != nil {
 		return err
 	}
-	if fp, ok := acc.lookup(st.PinnedCertificateID); ok && fp == c.fingerprint {
+	if fp, ok := set.lookup(st.PinnedCertificateID); ok && fp == c.fingerprint {
 		synced := metav1.NewTime(listedAt)
 		st.LastSyncTime = &synced
 		return nil
@@ -207,7 +243,8 @@ func (p *pass) checkDrift(ctx context.Context, acc *account, c *chain) error {
 	return p.pin(ctx, acc, c)
 }
 
-// retire unpins previous chains whose overlap has passed.
+// retire unpins previous chains whose overlap has passed, unless another
+// resource still wants them. The current id is never retired.
 func (p *pass) retire(ctx context.Context, acc *account) error {
 	st := &p.obj.Status
 	var keep []bunqv1alpha1.PreviousPin
@@ -217,13 +254,97 @@ func (p *pass) retire(ctx context.Context, acc *account) error {
 			keep = append(keep, prev)
 			continue
 		}
-		if err := acc.unpin(ctx, prev.ID); err != nil {
+		if prev.ID == st.PinnedCertificateID || prev.Fingerprint == st.Fingerprint {
+			continue
+		}
+		if err := p.release(ctx, acc, prev.Fingerprint, prev.ID); err != nil {
 			firstErr = err
 			keep = append(keep, prev)
 			continue
 		}
-		p.event(corev1.EventTypeNormal, "Retired", fmt.Sprintf("previous chain %s unpinned (id %d)", prev.Fingerprint, prev.ID))
+		p.event(corev1.EventTypeNormal, "Retired", fmt.Sprintf("previous chain %s retired (id %d)", prev.Fingerprint, prev.ID))
 	}
 	st.Previous = keep
 	return firstErr
+}
+
+// release lets go of one of this resource's pins: bunq unpins it when no other
+// resource of the user wants its chain or records its id.
+func (p *pass) release(ctx context.Context, acc *account, fp string, id int64) error {
+	k := chainKey{p.user, fp}
+	unlock := p.r.pins.lock(k)
+	defer unlock()
+	// Let go in the same step as the decision: two resources of one chain
+	// that go at once must not each keep the pin for the other.
+	if !p.r.pins.removable(k, id, p.obj.UID) {
+		p.log.V(1).Info("pin still wanted by another resource; left on bunq", "id", id, "fingerprint", fp)
+		p.r.pins.unclaim(p.obj.UID, k)
+		return nil
+	}
+	if err := acc.unpin(ctx, id); err != nil {
+		return err
+	}
+	p.r.pins.user(p.user).removed(id)
+	p.r.pins.unclaim(p.obj.UID, k)
+	return nil
+}
+
+// settle resolves the unsettled chains whose late-commit window has passed,
+// with a list of the pins read after it: a pin of such a chain that no
+// resource records and none waits to adopt is removed; one that is wanted
+// stays for adoption. It returns how long until the next one is due.
+func (p *pass) settle(ctx context.Context, acc *account) (time.Duration, error) {
+	st := &p.obj.Status
+	var keep []bunqv1alpha1.UnsettledPin
+	var next time.Duration
+	for _, u := range st.Unsettled {
+		if p.now.Before(u.SettleAfter.Time) {
+			keep = append(keep, u)
+			if d := u.SettleAfter.Sub(p.now); next == 0 || d < next {
+				next = d
+			}
+			continue
+		}
+		if err := p.settleOne(ctx, acc, u); err != nil {
+			st.Unsettled = append(keep, st.Unsettled[len(keep):]...)
+			return 0, err
+		}
+	}
+	st.Unsettled = keep
+	return next, nil
+}
+
+func (p *pass) settleOne(ctx context.Context, acc *account, u bunqv1alpha1.UnsettledPin) error {
+	set := p.r.pins.user(p.user)
+	if _, err := set.refresh(ctx, acc, u.SettleAfter.Time, p.now); err != nil {
+		return err
+	}
+	k := chainKey{p.user, u.Fingerprint}
+	unlock := p.r.pins.lock(k)
+	defer unlock()
+	for _, id := range set.withFingerprint(u.Fingerprint) {
+		if p.records(id) || !p.r.pins.removable(k, id, p.obj.UID) {
+			continue
+		}
+		if err := acc.unpin(ctx, id); err != nil {
+			return err
+		}
+		set.removed(id)
+		p.event(corev1.EventTypeNormal, "Cleaned", fmt.Sprintf("removed pin %d left by a request whose outcome was unknown", id))
+	}
+	return nil
+}
+
+// records says whether this resource's status records id.
+func (p *pass) records(id int64) bool {
+	st := p.obj.Status
+	if st.PinnedCertificateID == id {
+		return true
+	}
+	for _, prev := range st.Previous {
+		if prev.ID == id {
+			return true
+		}
+	}
+	return false
 }

@@ -21,9 +21,11 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -34,6 +36,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	bunqv1alpha1 "github.com/pinq-dev/bunq-pinning-operator/api/v1alpha1"
+	"github.com/pinq-dev/bunq-pinning-operator/bunq"
 )
 
 // Finalizer unpins a resource's chains on bunq before it goes.
@@ -42,6 +45,7 @@ const Finalizer = "bunq.pinq.dev/unpin"
 // Defaults of optional spec fields; the CRD has none so GitOps tools see no drift.
 const (
 	defaultAPIKeyKey         = "api-key"
+	maxAPIKeyValueBytes      = 4 << 10 // kept for the check; longer is refused unread
 	defaultRetainPreviousFor = 5 * time.Minute
 	DefaultResyncPeriod      = time.Hour
 )
@@ -60,10 +64,18 @@ type BunqPinnedCertificateReconciler struct {
 	ResyncPeriod time.Duration
 	// Now is the clock; defaults to time.Now.
 	Now func() time.Time
+	// LateCommitWindow is how long after it was sent a pin request with an
+	// unknown outcome may still commit: the bunq client's timeout.
+	LateCommitWindow time.Duration
+	// RefusedKeyBackoff is the first wait after bunq refused a key; it doubles
+	// to 60 times that.
+	RefusedKeyBackoff time.Duration
 
 	accounts  *accounts
 	secrets   *secretReader
+	pins      *pinSets
 	conflicts workqueue.TypedRateLimiter[types.NamespacedName]
+	uids      sync.Map // types.NamespacedName → types.UID, to forget a resource once it is gone
 }
 
 // +kubebuilder:rbac:groups=bunq.pinq.dev,resources=bunqpinnedcertificates,verbs=get;list;watch;update;patch
@@ -78,6 +90,9 @@ func (r *BunqPinnedCertificateReconciler) Reconcile(ctx context.Context, req ctr
 	obj := &bunqv1alpha1.BunqPinnedCertificate{}
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		r.conflicts.Forget(req.NamespacedName)
+		if apierrors.IsNotFound(err) {
+			r.forget(ctx, req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	p := &pass{r: r, obj: obj, orig: obj.DeepCopy(), log: logf.FromContext(ctx), now: r.now()}
@@ -97,8 +112,9 @@ func (r *BunqPinnedCertificateReconciler) Reconcile(ctx context.Context, req ctr
 	if !obj.DeletionTimestamp.IsZero() {
 		return p.finalize(ctx)
 	}
+	r.uids.Store(req.NamespacedName, obj.UID)
 	if added, err := r.ensureFinalizer(ctx, obj); err != nil {
-		return ctrl.Result{}, err
+		return p.fail(err)
 	} else if added {
 		p.orig = obj.DeepCopy() // the finalizer patch moved the resourceVersion on
 	}
@@ -108,6 +124,25 @@ func (r *BunqPinnedCertificateReconciler) Reconcile(ctx context.Context, req ctr
 		return ctrl.Result{}, nil
 	}
 	return p.sync(ctx)
+}
+
+// forget drops what was kept for a resource that is gone: its place in the
+// pin table, its use of an account, and the Secrets no resource names any more.
+func (r *BunqPinnedCertificateReconciler) forget(ctx context.Context, key types.NamespacedName) {
+	uid, ok := r.uids.LoadAndDelete(key)
+	if !ok {
+		return
+	}
+	r.pins.forget(uid.(types.UID))
+	r.accounts.release(uid.(types.UID))
+	r.forgetUnreferencedSecrets(ctx, key.Namespace)
+}
+
+func (r *BunqPinnedCertificateReconciler) lateCommitWindow() time.Duration {
+	if r.LateCommitWindow > 0 {
+		return r.LateCommitWindow
+	}
+	return bunq.DefaultTimeout
 }
 
 func (r *BunqPinnedCertificateReconciler) now() time.Time {
@@ -124,19 +159,26 @@ func (r *BunqPinnedCertificateReconciler) resyncPeriod() time.Duration {
 	return DefaultResyncPeriod
 }
 
-// ensureFinalizer adds the finalizer when it is missing and says whether it did.
+// ensureFinalizer adds the finalizer when it is missing and says whether it
+// did. The patch is conditional on the version read: a merge patch replaces
+// the whole list, and would drop a finalizer another controller just added.
 func (r *BunqPinnedCertificateReconciler) ensureFinalizer(ctx context.Context, obj *bunqv1alpha1.BunqPinnedCertificate) (bool, error) {
 	if controllerutil.ContainsFinalizer(obj, Finalizer) {
 		return false, nil
 	}
 	base := obj.DeepCopy()
 	controllerutil.AddFinalizer(obj, Finalizer)
-	return true, r.Patch(ctx, obj, client.MergeFrom(base))
+	err := r.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+	if apierrors.IsConflict(err) {
+		return false, errConflict
+	}
+	return true, err
 }
 
-// sync is the steady path: load → parse → pin or rotate → check drift → retire → report.
+// sync is the steady path: load → parse → pin or rotate → check drift →
+// retire → settle → report.
 func (p *pass) sync(ctx context.Context) (ctrl.Result, error) {
-	data, err := p.loadSecret(ctx, p.obj.Spec.SecretName, bunqv1alpha1.ReasonSecretNotFound, "tls.crt", "ca.crt")
+	data, err := p.loadTLS(ctx)
 	if err != nil {
 		return p.fail(err)
 	}
@@ -144,11 +186,16 @@ func (p *pass) sync(ctx context.Context) (ctrl.Result, error) {
 	if err != nil {
 		return p.fail(err)
 	}
+	st := &p.obj.Status
+	if st.PinnedCertificateID != 0 && st.Fingerprint != c.fingerprint {
+		// A renewal is urgent: its calls go before first pins and resyncs.
+		ctx = bunq.WithPriority(ctx, bunq.PriorityHigh)
+	}
 	acc, err := p.account(ctx)
 	if err != nil {
 		return p.fail(err)
 	}
-	if err := p.checkUser(ctx, acc); err != nil {
+	if err := p.resolveUser(ctx, acc); err != nil {
 		return p.fail(err)
 	}
 	if p.mayUnpin() {
@@ -156,12 +203,7 @@ func (p *pass) sync(ctx context.Context) (ctrl.Result, error) {
 			return p.fail(err)
 		}
 	}
-	if p.obj.Status.Pending != "" {
-		if err := p.recoverPending(ctx, acc, c); err != nil {
-			return p.fail(err)
-		}
-	}
-	st := &p.obj.Status
+	p.recoverPending()
 	switch {
 	case st.PinnedCertificateID == 0 || st.Fingerprint != c.fingerprint:
 		err = p.pin(ctx, acc, c)
@@ -173,35 +215,45 @@ func (p *pass) sync(ctx context.Context) (ctrl.Result, error) {
 	}
 	// A new pin is recorded at once; retiring the old one waits for the next
 	// pass (which this pass's status write triggers), not the other way round.
+	var settleIn time.Duration
 	if !p.announced {
 		if err := p.retire(ctx, acc); err != nil {
+			return p.fail(err)
+		}
+		if settleIn, err = p.settle(ctx, acc); err != nil {
 			return p.fail(err)
 		}
 	}
 	certificateNotAfter.WithLabelValues(p.obj.Namespace, p.obj.Name).Set(float64(c.certs[0].NotAfter.Unix()))
 	p.report(metav1.ConditionTrue, bunqv1alpha1.ReasonPinned,
 		"chain "+c.fingerprint+" is pinned on bunq as id "+itoa(st.PinnedCertificateID))
-	return ctrl.Result{RequeueAfter: p.nextWake()}, nil
+	wake := p.nextWake()
+	if settleIn > 0 && settleIn < wake {
+		wake = settleIn
+	}
+	return ctrl.Result{RequeueAfter: wake}, nil
 }
 
-// checkUser makes sure the API key works and belongs to the user the pins are
-// on, so that a wrong key is reported at once rather than at the next renewal.
-// The session is reused, so this costs bunq nothing once the key is known. A
-// key of another bunq user pins there: bunq checks callbacks against that
-// user's pins. The old user's pins cannot be reached with the new key; they stay.
-func (p *pass) checkUser(ctx context.Context, acc *account) error {
-	st := &p.obj.Status
-	if st.PinnedCertificateID == 0 {
-		return nil // the pin checks the key itself
-	}
-	userID, err := acc.client.UserID(ctx)
+// resolveUser finds the bunq user of the API key and makes sure it is the
+// user the pins are on, so that a wrong key is reported at once rather than at
+// the next renewal. The session is reused, so this costs bunq nothing once the
+// key is known. A key of another bunq user pins there: bunq checks callbacks
+// against that user's pins. The old user's pins cannot be reached with the new
+// key; they stay.
+func (p *pass) resolveUser(ctx context.Context, acc *account) error {
+	id, err := acc.userID(ctx)
 	if err != nil {
 		return err
 	}
-	if st.UserID != 0 && userID != st.UserID {
+	if err := p.r.pins.load(ctx); err != nil {
+		return err
+	}
+	p.user = userKey{env: p.obj.Spec.Environment, id: id}
+	st := &p.obj.Status
+	if st.UserID != 0 && id != st.UserID && st.PinnedCertificateID != 0 {
 		p.event(corev1.EventTypeWarning, "UserChanged", fmt.Sprintf("the API key belongs to bunq user %d, not %d: "+
-			"pinning the chain there; pins %v stay on user %d's account", userID, st.UserID, p.ownedIDs(), st.UserID))
-		st.PinnedCertificateID, st.Fingerprint, st.Previous = 0, "", nil
+			"pinning the chain there; pins %v stay on user %d's account", id, st.UserID, p.ownedIDs(), st.UserID))
+		st.PinnedCertificateID, st.Fingerprint, st.Previous, st.Unsettled = 0, "", nil, nil
 	}
 	return nil
 }
@@ -211,7 +263,7 @@ func (p *pass) checkUser(ctx context.Context, acc *account) error {
 // check: the pending write before the pin is conditional on the version read.
 func (p *pass) mayUnpin() bool {
 	st := p.obj.Status
-	if st.Pending != "" || p.resyncDue() {
+	if st.Pending != "" || len(st.Unsettled) > 0 || p.resyncDue() {
 		return true
 	}
 	for _, prev := range st.Previous {
@@ -236,17 +288,25 @@ func (p *pass) ensureFresh(ctx context.Context) error {
 	return nil
 }
 
-// loadSecret reads the keys wanted of a Secret in the resource's namespace;
-// missing says which reason a missing Secret is reported with.
-func (p *pass) loadSecret(ctx context.Context, name, missing string, keep ...string) (map[string][]byte, error) {
-	data, found, err := p.r.secrets.read(ctx, types.NamespacedName{Namespace: p.obj.Namespace, Name: name}, keep...)
-	if err != nil {
-		return nil, err
+// loadSecret reads the keys wanted of a Secret in the resource's namespace,
+// each at most limit bytes; missing says which reason a missing Secret is
+// reported with.
+func (p *pass) loadSecret(ctx context.Context, name, missing string, limit int, keep ...string) (map[string][]byte, error) {
+	data, found, err := p.r.secrets.read(ctx, types.NamespacedName{Namespace: p.obj.Namespace, Name: name}, limit, keep...)
+	if !found && err == nil {
+		return nil, &inputError{reason: missing, msg: "Secret " + p.obj.Namespace + "/" + name + " does not exist"}
 	}
-	if !found {
-		return nil, &missingError{reason: missing, msg: "Secret " + p.obj.Namespace + "/" + name + " does not exist"}
+	return data, err
+}
+
+// loadTLS reads tls.crt and ca.crt of the resource's TLS Secret.
+func (p *pass) loadTLS(ctx context.Context) (map[string][]byte, error) {
+	data, err := p.loadSecret(ctx, p.obj.Spec.SecretName, bunqv1alpha1.ReasonSecretNotFound, maxChainBytes, "tls.crt", "ca.crt")
+	var tl *tooLargeError
+	if errors.As(err, &tl) {
+		return nil, invalid("%s is %d bytes; a served chain is at most %d", tl.key, tl.size, tl.limit)
 	}
-	return data, nil
+	return data, err
 }
 
 // account returns the API context of the resource's key; the key is never
@@ -257,16 +317,29 @@ func (p *pass) account(ctx context.Context) (*account, error) {
 	if key == "" {
 		key = defaultAPIKeyKey
 	}
-	data, err := p.loadSecret(ctx, ref.Name, bunqv1alpha1.ReasonAPIKeyNotFound, key)
+	secret := p.obj.Namespace + "/" + ref.Name
+	if err := checkAPIKeyRef(secret, key); err != nil {
+		return nil, err
+	}
+	data, err := p.loadSecret(ctx, ref.Name, bunqv1alpha1.ReasonAPIKeyNotFound, maxAPIKeyValueBytes, key)
+	var tl *tooLargeError
+	if errors.As(err, &tl) {
+		return nil, &inputError{reason: bunqv1alpha1.ReasonInvalidAPIKey, msg: "Secret " + secret + " key " + key +
+			" does not hold a bunq API key: it is longer than 256 bytes; it was not sent to bunq"}
+	}
 	if err != nil {
 		return nil, err
 	}
-	apiKey := string(data[key])
-	if apiKey == "" {
-		return nil, &missingError{reason: bunqv1alpha1.ReasonAPIKeyNotFound,
-			msg: "Secret " + p.obj.Namespace + "/" + ref.Name + " has no key " + key + " or it is empty"}
+	value, ok := data[key]
+	if !ok {
+		return nil, &inputError{reason: bunqv1alpha1.ReasonAPIKeyNotFound,
+			msg: "Secret " + secret + " has no key " + key + " or it is empty"}
 	}
-	return p.r.accounts.get(p.obj.Spec.Environment, apiKey)
+	apiKey, err := apiKeyFrom(secret, key, value)
+	if err != nil {
+		return nil, err
+	}
+	return p.r.accounts.get(p.obj.UID, p.obj.Spec.Environment, apiKey)
 }
 
 func (p *pass) retainPreviousFor() time.Duration {
@@ -283,7 +356,10 @@ func (p *pass) resyncDue() bool {
 
 // nextWake is when the resource next needs bunq: its resync or a retirement.
 func (p *pass) nextWake() time.Duration {
-	next := p.obj.Status.LastSyncTime.Add(p.r.resyncPeriod())
+	next := p.now.Add(p.r.resyncPeriod())
+	if last := p.obj.Status.LastSyncTime; last != nil {
+		next = last.Add(p.r.resyncPeriod())
+	}
 	for _, prev := range p.obj.Status.Previous {
 		if prev.RetireAfter.Time.Before(next) {
 			next = prev.RetireAfter.Time

@@ -52,8 +52,10 @@ func (r *BunqPinnedCertificateReconciler) SetupWithManager(mgr ctrl.Manager, max
 	}); err != nil {
 		return err
 	}
-	r.accounts = &accounts{newClient: r.NewClient, reader: r.APIReader, writer: r.Client, namespace: r.ContextNamespace}
+	r.accounts = &accounts{newClient: r.NewClient, reader: r.APIReader, writer: r.Client, namespace: r.ContextNamespace,
+		now: r.now, backoff: r.RefusedKeyBackoff}
 	r.secrets = &secretReader{cache: r.Client, live: r.APIReader}
+	r.pins = newPinSets(r.APIReader)
 	r.conflicts = newConflictBackoff()
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&bunqv1alpha1.BunqPinnedCertificate{}).
@@ -82,5 +84,30 @@ func (r *BunqPinnedCertificateReconciler) resourcesForSecret(ctx context.Context
 			}
 		}
 	}
+	if len(requests) == 0 {
+		r.secrets.forget(client.ObjectKeyFromObject(secret)) // no resource names it (any more)
+	}
 	return requests
+}
+
+// forgetUnreferencedSecrets drops the kept data of a namespace's Secrets that
+// no resource names any more.
+func (r *BunqPinnedCertificateReconciler) forgetUnreferencedSecrets(ctx context.Context, namespace string) {
+	for _, key := range r.secrets.keys(namespace) {
+		if !r.referenced(ctx, key.Namespace, key.Name) {
+			r.secrets.forget(key)
+		}
+	}
+}
+
+// referenced says whether some resource names the Secret; on a failed lookup it says yes.
+func (r *BunqPinnedCertificateReconciler) referenced(ctx context.Context, namespace, name string) bool {
+	for _, index := range []string{indexSecretName, indexAPIKeyName} {
+		list := &bunqv1alpha1.BunqPinnedCertificateList{}
+		if err := r.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{index: name},
+			client.UnsafeDisableDeepCopy); err != nil || len(list.Items) > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -66,6 +67,7 @@ type pass struct {
 	orig      *bunqv1alpha1.BunqPinnedCertificate
 	log       logr.Logger
 	now       time.Time
+	user      userKey // the bunq user of the API key, once resolved
 	gone      bool // the object was released for deletion; nothing to write
 	conflict  bool // the pass met a newer version of the resource
 	announced bool // a pin event was emitted; Ready=True needs no event of its own
@@ -75,6 +77,7 @@ type pass struct {
 // lastTransitionTime when the status does not flip, and emits an event and a
 // log line when the condition changes.
 func (p *pass) report(status metav1.ConditionStatus, reason, message string) {
+	message = truncate(message, maxConditionMessage)
 	cond := metav1.Condition{Type: bunqv1alpha1.ConditionReady, Status: status, Reason: reason,
 		Message: message, ObservedGeneration: p.obj.Generation}
 	p.obj.Status.ObservedGeneration = p.obj.Generation
@@ -105,8 +108,24 @@ func progressing(reason string) bool {
 
 func (p *pass) event(eventType, reason, message string) {
 	if p.r.Recorder != nil {
-		p.r.Recorder.Eventf(p.obj, nil, eventType, reason, "Reconcile", "%s", message)
+		p.r.Recorder.Eventf(p.obj, nil, eventType, reason, "Reconcile", "%s", truncate(message, maxEventNote))
 	}
+}
+
+// What the API server accepts: a longer message would fail the whole status
+// write (and leave Ready stale) or the event.
+const (
+	maxConditionMessage = 32768
+	maxEventNote        = 1024
+)
+
+// truncate cuts s to at most max bytes, on a rune boundary, saying so.
+func truncate(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	const more = " … (truncated)"
+	return strings.ToValidUTF8(s[:max-len(more)], "") + more
 }
 
 // writeStatus saves the status when this pass changed it. The write is
@@ -127,6 +146,7 @@ func (p *pass) writeStatus(ctx context.Context) error {
 		return fmt.Errorf("write status: %w", err)
 	}
 	p.orig = p.obj.DeepCopy()
+	p.r.pins.track(p.obj)
 	return nil
 }
 
@@ -151,35 +171,40 @@ func (p *pass) fail(err error) (ctrl.Result, error) {
 		return ctrl.Result{}, nil // the Secret watch brings the resource back when it appears
 	case reason == bunqv1alpha1.ReasonRateLimited:
 		return ctrl.Result{RequeueAfter: requeueRateLimited}, nil
+	case !retryAt(err).IsZero():
+		return ctrl.Result{RequeueAfter: max(retryAt(err).Sub(p.r.now()), time.Second)}, nil
 	case reason == bunqv1alpha1.ReasonUnauthorized || reason == bunqv1alpha1.ReasonIPNotPermitted:
 		return ctrl.Result{RequeueAfter: requeueCredentials}, nil
+	case reason == bunqv1alpha1.ReasonInvalidAPIKey:
+		return ctrl.Result{}, nil // the Secret watch brings the resource back when the key changes
 	}
 	return ctrl.Result{}, err
 }
 
-// missingError is a referenced Secret or key that does not exist.
-type missingError struct {
+// inputError is a referenced Secret or key that is missing or unusable.
+type inputError struct {
 	reason string
 	msg    string
 }
 
-func (e *missingError) Error() string { return e.msg }
+func (e *inputError) Error() string { return e.msg }
 
 // classify maps an error to a Ready reason and a message a person can act on.
 func classify(err error) (reason, message string) {
 	var ce *chainError
-	var me *missingError
+	var ie *inputError
 	switch {
 	case errors.As(err, &ce):
 		return ce.reason, ce.msg
-	case errors.As(err, &me):
-		return me.reason, me.msg
+	case errors.As(err, &ie):
+		return ie.reason, ie.msg
 	case errors.Is(err, errConflict):
 		return bunqv1alpha1.ReasonPinning, "the resource changed during the sync; syncing again"
 	case bunq.IsIPNotPermitted(err):
-		return bunqv1alpha1.ReasonIPNotPermitted, err.Error() + ". bunq binds a standard API key to the IPs " +
-			"registered with it: add the operator's egress IP to the key (--permitted-ips), use a wildcard " +
-			"key (--permitted-ips='*'), or check that the API key is right"
+		return bunqv1alpha1.ReasonIPNotPermitted, err.Error() + ". bunq gives this answer for a key it does not know " +
+			"and for a key used from an IP it is not bound to: check that the API key is right and is for this " +
+			"environment (a sandbox key on Production or the other way round), add the operator's egress IP to " +
+			"the key (--permitted-ips), or use a wildcard key (--permitted-ips='*')"
 	case bunq.IsUnauthorized(err):
 		return bunqv1alpha1.ReasonUnauthorized, err.Error() + ". bunq rejected the session twice; check that the API key is active"
 	case bunq.IsRateLimited(err):

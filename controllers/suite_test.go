@@ -60,9 +60,17 @@ var (
 
 	// bunqURLs routes each test's API key to that test's emulator.
 	bunqURLs sync.Map
+	// bunqLimiters gives an API key a rate limiter; keys without one are unlimited.
+	bunqLimiters sync.Map
+	// testReconciler is the reconciler the manager runs, to look at what it keeps.
+	testReconciler *BunqPinnedCertificateReconciler
 	// clockOffset moves the reconciler's clock forward, to reach resyncs and retirements.
 	clockOffset atomic.Int64
 )
+
+// testClientTimeout bounds each bunq call in the tests, and so the window in
+// which a call with an unknown outcome may still commit.
+const testClientTimeout = 3 * time.Second
 
 // contextNamespace holds the API context Secrets in the tests.
 const contextNamespace = "bunq-pinning-system"
@@ -115,8 +123,10 @@ func startManager() {
 		ContextNamespace: contextNamespace,
 		ResyncPeriod:     time.Hour,
 		Now:              testNow,
+		LateCommitWindow: testClientTimeout,
 	}
 	Expect(r.SetupWithManager(mgr, 4)).To(Succeed())
+	testReconciler = r
 	go func() {
 		defer GinkgoRecover()
 		Expect(mgr.Start(ctx)).To(Succeed())
@@ -128,10 +138,15 @@ func testClientFactory(env bunqv1alpha1.Environment, apiKey string, store bunq.C
 	if !ok {
 		return nil, fmt.Errorf("no emulator for this API key")
 	}
+	limiter := bunq.NewLimiter(bunq.Limits{}, false)
+	if l, ok := bunqLimiters.Load(apiKey); ok {
+		limiter = l.(*bunq.Limiter)
+	}
 	return bunq.New(bunq.Options{
 		BaseURL: url.(string), APIKey: apiKey, Store: store,
-		Limiter: bunq.NewLimiter(bunq.Limits{}, false),
+		Limiter: limiter,
 		Backoff: bunq.Backoff{Attempts: 3, Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond},
+		Timeout: testClientTimeout,
 		Now:     testNow,
 		Observe: ObserveBunqCall,
 	})

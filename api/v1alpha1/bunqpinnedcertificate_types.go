@@ -64,6 +64,7 @@ const (
 	ReasonInvalidCertificate   = "InvalidCertificate"
 	ReasonCertificateExpired   = "CertificateExpired"
 	ReasonAPIKeyNotFound       = "APIKeyNotFound"
+	ReasonInvalidAPIKey        = "InvalidAPIKey"
 	ReasonUnauthorized         = "Unauthorized"
 	ReasonIPNotPermitted       = "IPNotPermitted"
 	ReasonRateLimited          = "RateLimited"
@@ -150,6 +151,23 @@ type PreviousPin struct {
 	RetireAfter metav1.Time `json:"retireAfter"`
 }
 
+// MaxPrevious bounds status.previous: a Secret that flips faster than its
+// overlap retires its oldest previous chains early instead of growing without end.
+const MaxPrevious = 10
+
+// MaxUnsettled bounds status.unsettled.
+const MaxUnsettled = 10
+
+// UnsettledPin is a chain whose pin request had an unknown outcome (a timeout,
+// a lost reply, a crash): bunq may still commit it. It is settled by a list of
+// the pins read after SettleAfter: adopted when wanted, removed when not.
+type UnsettledPin struct {
+	// Fingerprint is sha256:<hex> over the concatenated DER of the chain.
+	Fingerprint string `json:"fingerprint"`
+	// SettleAfter is when no request for the chain can still commit.
+	SettleAfter metav1.Time `json:"settleAfter"`
+}
+
 // BunqPinnedCertificateStatus is what bunq holds for this resource, as last confirmed.
 type BunqPinnedCertificateStatus struct {
 	// ObservedGeneration is the generation this status describes.
@@ -172,15 +190,24 @@ type BunqPinnedCertificateStatus struct {
 	// +optional
 	Certificate *CertificateInfo `json:"certificate,omitempty"`
 
-	// Previous lists chains still pinned for the overlap after a rotation.
+	// Previous lists chains still pinned for the overlap after a rotation,
+	// oldest first.
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=10
 	Previous []PreviousPin `json:"previous,omitempty"`
 
 	// Pending is the fingerprint of a chain whose pin was requested but not yet
 	// recorded; after a crash it tells the controller to look for that pin on bunq.
 	// +optional
 	Pending string `json:"pending,omitempty"`
+
+	// Unsettled lists chains whose pin request had an unknown outcome; they stay
+	// on record until a later list of bunq's pins settles them.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=10
+	Unsettled []UnsettledPin `json:"unsettled,omitempty"`
 
 	// LastSyncTime is the last time bunq was confirmed to hold the chain.
 	// +optional

@@ -105,7 +105,7 @@ func (s *Server) installationAuth(c call, signatureRequired bool) (*installation
 func (s *Server) sessionAuth(c call) (*session, reply, bool) {
 	sess := s.sessions[c.r.Header.Get("X-Bunq-Client-Authentication")]
 	now := s.opts.Now()
-	if sess == nil || sess.inst.revoked {
+	if sess == nil || sess.inst.revoked || sess.key.revoked {
 		return nil, s.unauthorised(), false
 	}
 	if !now.Before(sess.expiry) {
@@ -125,7 +125,7 @@ func (s *Server) sessionAuth(c call) (*session, reply, bool) {
 }
 
 func (k *apiKey) permits(ip string) bool {
-	return !k.bound || k.wildcard || k.ips[ip]
+	return !k.revoked && (!k.bound || k.wildcard || k.ips[ip])
 }
 
 func decode(body []byte, into any) bool {

@@ -292,6 +292,30 @@ func (s *Server) ExpireSessions() {
 	}
 }
 
+// RevokeAPIKey makes a key unknown, as deleting it in the bunq app does: its
+// sessions end and new ones are refused with the credentials error.
+func (s *Server) RevokeAPIKey(apiKey string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if key := s.keys[apiKey]; key != nil {
+		key.revoked = true
+	}
+}
+
+// Handshakes counts the device-server and session-server calls made with an
+// API key, accepted or not.
+func (s *Server) Handshakes(apiKey string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.requests {
+		if (r.Endpoint == EndpointSession || r.Endpoint == EndpointDeviceServer) && strings.Contains(string(r.Body), apiKey) {
+			n++
+		}
+	}
+	return n
+}
+
 // RevokeInstallations rejects every installation token from now on.
 func (s *Server) RevokeInstallations() {
 	s.mu.Lock()

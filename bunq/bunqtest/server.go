@@ -102,6 +102,7 @@ type apiKey struct {
 	bound    bool
 	wildcard bool
 	ips      map[string]bool
+	revoked  bool // deleted in the app: refused like an unknown key
 }
 
 type installation struct {
