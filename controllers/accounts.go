@@ -181,11 +181,22 @@ func (a *accounts) releaseLocked(uid types.UID) {
 	}
 }
 
-// size is the number of accounts kept.
-func (a *accounts) size() int {
+// has says whether the account of a context Secret is kept.
+func (a *accounts) has(name string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return len(a.byID)
+	_, ok := a.byID[name]
+	return ok
+}
+
+// usedBy names the account a resource uses, if any.
+func (a *accounts) usedBy(uid types.UID) []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if name, ok := a.used[uid]; ok {
+		return []string{name}
+	}
+	return nil
 }
 
 // userID returns the bunq user the key acts for.

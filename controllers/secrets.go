@@ -167,10 +167,3 @@ func (r *secretReader) keys(namespace string) []types.NamespacedName {
 	}
 	return out
 }
-
-// size is the number of Secrets kept.
-func (r *secretReader) size() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.seen)
-}
