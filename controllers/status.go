@@ -68,9 +68,9 @@ type pass struct {
 	log       logr.Logger
 	now       time.Time
 	user      userKey // the bunq user of the API key, once resolved
-	gone      bool // the object was released for deletion; nothing to write
-	conflict  bool // the pass met a newer version of the resource
-	announced bool // a pin event was emitted; Ready=True needs no event of its own
+	gone      bool    // the object was released for deletion; nothing to write
+	conflict  bool    // the pass met a newer version of the resource
+	announced bool    // a pin event was emitted; Ready=True needs no event of its own
 }
 
 // report sets Ready through one door: it stamps observedGeneration, keeps

@@ -113,7 +113,7 @@ var _ = Describe("Shared pins", func() {
 			ids[waitPinned(obj, renewed).Status.PinnedCertificateID] = true
 		}
 		Expect(ids).To(HaveLen(1))
-		Expect(w.emu.Count(http.MethodPost, bunqtest.EndpointPins) - posts).To(Equal(1), "one POST for the shared chain")
+		Expect(w.emu.Count(http.MethodPost, bunqtest.EndpointPins)-posts).To(Equal(1), "one POST for the shared chain")
 		Eventually(w.pinsOnBunq).Should(HaveLen(1), "the old chain goes once nobody wants it")
 		wt.finish()
 	})
@@ -209,10 +209,10 @@ var _ = Describe("Isolation between API keys", func() {
 		}
 		renewed := healthy.issue("hooks-tls", "hooks.example.com")
 		Eventually(func() string { return get(hobj).Status.Fingerprint }).
-			WithTimeout(6 * time.Second).WithPolling(20 * time.Millisecond).Should(Equal(chainOf(renewed).fingerprint),
+			WithTimeout(6*time.Second).WithPolling(20*time.Millisecond).Should(Equal(chainOf(renewed).fingerprint),
 			"the healthy key renews within 60 s of bunq time")
 		waitReason(revoked[0], bunqv1alpha1.ReasonIPNotPermitted)
-		Consistently(func() int { return w.emu.Handshakes(w.apiKey) - before }).WithTimeout(2 * time.Second).
+		Consistently(func() int { return w.emu.Handshakes(w.apiKey) - before }).WithTimeout(2*time.Second).
 			Should(BeNumerically("<=", 1+int(time.Since(start)/DefaultRefusedKeyBackoff)), "one handshake per backoff period")
 		for _, obj := range revoked {
 			Eventually(func() string { return ready(get(obj)).Reason }).Should(Equal(bunqv1alpha1.ReasonIPNotPermitted))
