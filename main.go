@@ -80,7 +80,7 @@ func parseFlags() (config, zap.Options) {
 	flag.BoolVar(&c.secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with authentication and authorization.")
 	flag.StringVar(&c.probeAddr, "health-probe-bind-address", ":8081", "Health probe endpoint address.")
 	flag.BoolVar(&c.leaderElect, "leader-elect", false, "Enable leader election, so that only one manager is active.")
-	flag.Float64Var(&c.timeScale, "bunq-time-scale", 1, "Only for the bunq emulator: divide bunq's rate-limit windows by this, to match an emulator run with --time-scale.")
+	flag.Float64Var(&c.timeScale, "bunq-time-scale", 1, "Only for the bunq emulator: divide bunq's rate-limit windows, the request timeout and the key backoff by this, to match an emulator run with --time-scale.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -175,10 +175,9 @@ func run(c config) error {
 		NewClient:        clientFactory(c),
 		ContextNamespace: c.contextNamespace,
 		ResyncPeriod:     c.resyncPeriod,
-		// bunq's refusal backoff runs as fast as its rate limits; the client's
-		// timeout, and so the late-commit window, is real time.
-		RefusedKeyBackoff: time.Duration(float64(controllers.DefaultRefusedKeyBackoff) / c.timeScale),
-		LateCommitWindow:  bunq.DefaultTimeout,
+		// Against the emulator, bunq's time constants run c.timeScale times faster.
+		RefusedKeyBackoff: scaled(controllers.DefaultRefusedKeyBackoff, c.timeScale),
+		LateCommitWindow:  scaled(bunq.DefaultTimeout, c.timeScale),
 	}
 	if err := r.SetupWithManager(mgr, c.maxConcurrent); err != nil {
 		return err
@@ -191,6 +190,14 @@ func run(c config) error {
 	}
 	setupLog.Info("starting manager", "version", version, "contextNamespace", c.contextNamespace, "resyncPeriod", c.resyncPeriod)
 	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// scaled divides a bunq time constant by the emulator's time scale.
+func scaled(d time.Duration, timeScale float64) time.Duration {
+	if timeScale <= 0 {
+		return d
+	}
+	return time.Duration(float64(d) / timeScale)
 }
 
 // clientFactory is the one place that builds bunq clients. They share one
@@ -214,6 +221,7 @@ func clientFactory(c config) controllers.ClientFactory {
 		return bunq.New(bunq.Options{
 			BaseURL: base, APIKey: apiKey, Store: store, PermittedIPs: ips, Limiter: limiter,
 			UserAgent: "bunq-pinning-operator/" + version, Observe: controllers.ObserveBunqCall,
+			Timeout: scaled(bunq.DefaultTimeout, c.timeScale),
 		})
 	}
 }

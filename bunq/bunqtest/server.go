@@ -137,6 +137,8 @@ type Request struct {
 	Body     []byte
 	ClientIP string
 	Status   int
+	// Duration is how long the emulator took to carry the call out (delays included).
+	Duration time.Duration
 }
 
 // New makes an emulator that accepts the given API keys, each a UserPerson.
@@ -341,6 +343,7 @@ func (s *Server) ip(r *http.Request) string {
 func (s *Server) finish(index int, req Request, status int, start time.Time) {
 	s.mu.Lock()
 	s.requests[index].Status = status
+	s.requests[index].Duration = s.opts.Now().Sub(start)
 	s.mu.Unlock()
 	if s.opts.Log != nil {
 		s.opts.Log(fmt.Sprintf("%s %s %s -> %d in %s", req.ClientIP, req.Method, req.Path, status,

@@ -164,7 +164,9 @@ func (s *Stack) StartOperatorProcess(extraArgs ...string) (*exec.Cmd, error) {
 func (s *Stack) StartOperatorNamed(name string, extraArgs ...string) (*exec.Cmd, error) {
 	args := append([]string{
 		"--kubeconfig", s.Kubeconfig,
+		// Both environments go to the emulator: nothing here may reach bunq.
 		"--bunq-sandbox-url", s.BunqURL + "/v1",
+		"--bunq-production-url", s.BunqURL + "/v1",
 		"--context-namespace", "bunq-pinning-system",
 		"--health-probe-bind-address", "0",
 		"--metrics-bind-address", "0",

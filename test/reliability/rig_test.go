@@ -58,6 +58,7 @@ var rounds = flag.Int("rounds", 1, "times each scenario runs, each on a fresh co
 const (
 	apiKey = "sandbox_reliability_00000000000000000000000000000000000000000000"
 	ns     = "soak"
+	nsB    = "soak-b" // a second team on the same bunq user
 	// timeScale makes bunq's 3 s rate-limit windows 0.3 s, in the emulator and
 	// the operator alike.
 	timeScale = 10
@@ -73,8 +74,10 @@ type rig struct {
 	ca   *bunqtest.CA
 	mgrs map[string]*exec.Cmd
 
-	mu   sync.Mutex
-	keys []string
+	mu    sync.Mutex
+	keys  []string
+	lost  map[string]bool // "resource id" pairs the watcher saw referenced but not on bunq
+	reads int
 }
 
 func newRig(t *testing.T) *rig {
@@ -96,7 +99,8 @@ func newRig(t *testing.T) *rig {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	s, err := localstack.Start(localstack.Options{Root: root, InstallCRD: true, BunqURL: srv.URL})
-	r := &rig{t: t, ctx: context.Background(), s: s, emu: emu, ca: bunqtest.NewCA("Reliability CA"), mgrs: map[string]*exec.Cmd{}}
+	r := &rig{t: t, ctx: context.Background(), s: s, emu: emu, ca: bunqtest.NewCA("Reliability CA"), mgrs: map[string]*exec.Cmd{},
+		lost: map[string]bool{}}
 	keep := os.Getenv("KEEP_LOGS") != ""
 	t.Cleanup(func() {
 		if t.Failed() || keep {
@@ -110,12 +114,55 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{ns, "bunq-pinning-system"} {
+	for _, name := range []string{ns, nsB, "bunq-pinning-system"} {
 		r.must(s.Client.Create(r.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}))
 	}
-	r.must(s.Client.Create(r.ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "bunq-api-key", Namespace: ns},
-		Data: map[string][]byte{"api-key": []byte(apiKey)}}))
+	for _, name := range []string{ns, nsB} {
+		r.must(s.Client.Create(r.ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "bunq-api-key", Namespace: name},
+			Data: map[string][]byte{"api-key": []byte(apiKey)}}))
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go r.watch(stop, done)
+	t.Cleanup(func() { close(stop); <-done })
 	return r
+}
+
+// watch checks, again and again while the scenario runs, that every pin a
+// status names as current is on bunq: the invariant must hold whenever a user
+// could look, not only at the end.
+func (r *rig) watch(stop, done chan struct{}) {
+	defer close(done)
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+		before := r.pinIDs()
+		list := &bunqv1alpha1.BunqPinnedCertificateList{}
+		if r.s.Client.List(r.ctx, list) != nil {
+			continue // the API server is away
+		}
+		after := r.pinIDs()
+		r.mu.Lock()
+		r.reads++
+		for _, obj := range list.Items {
+			id := obj.Status.PinnedCertificateID
+			if id != 0 && obj.DeletionTimestamp.IsZero() && !before[id] && !after[id] {
+				r.lost[fmt.Sprintf("%s/%s id %d", obj.Namespace, obj.Name, id)] = true
+			}
+		}
+		r.mu.Unlock()
+	}
+}
+
+func (r *rig) pinIDs() map[int64]bool {
+	ids := map[int64]bool{}
+	for _, p := range r.emu.Pins(apiKey) {
+		ids[p.ID] = true
+	}
+	return ids
 }
 
 func (r *rig) must(err error) {
@@ -140,19 +187,40 @@ func (r *rig) kill(name string) {
 	delete(r.mgrs, name)
 }
 
-// create makes n resources, each with its own TLS Secret, and waits for them.
+// create makes n resources, each with its own TLS Secret.
 func (r *rig) create(n int, retain time.Duration) []string {
 	var names []string
 	for i := range n {
 		name := fmt.Sprintf("r-%02d", i)
 		names = append(names, name)
 		r.renew(name, true)
-		obj := &bunqv1alpha1.BunqPinnedCertificate{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-			Spec: bunqv1alpha1.BunqPinnedCertificateSpec{SecretName: name + "-tls", Environment: bunqv1alpha1.EnvironmentSandbox,
-				APIKeySecretRef: bunqv1alpha1.SecretKeyRef{Name: "bunq-api-key"}, RetainPreviousFor: &metav1.Duration{Duration: retain}}}
-		r.must(r.s.Client.Create(r.ctx, obj))
+		r.createResource(ns, name, retain)
 	}
 	return names
+}
+
+func (r *rig) createResource(namespace, name string, retain time.Duration) {
+	obj := &bunqv1alpha1.BunqPinnedCertificate{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+		Spec: bunqv1alpha1.BunqPinnedCertificateSpec{SecretName: name + "-tls", Environment: bunqv1alpha1.EnvironmentSandbox,
+			APIKeySecretRef: bunqv1alpha1.SecretKeyRef{Name: "bunq-api-key"}, RetainPreviousFor: &metav1.Duration{Duration: retain}}}
+	r.must(r.s.Client.Create(r.ctx, obj))
+}
+
+// copyToB writes a resource's TLS Secret, certificate and key, into the second
+// namespace, as a wildcard certificate copied for another team.
+func (r *rig) copyToB(name string, create bool) {
+	r.t.Helper()
+	s := &corev1.Secret{}
+	r.must(r.s.Client.Get(r.ctx, client.ObjectKey{Namespace: ns, Name: name + "-tls"}, s))
+	cp := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: nsB}, Type: s.Type, Data: s.Data}
+	if create {
+		r.must(r.s.Client.Create(r.ctx, cp))
+		return
+	}
+	cur := &corev1.Secret{}
+	r.must(r.s.Client.Get(r.ctx, client.ObjectKeyFromObject(cp), cur))
+	cur.Data = s.Data
+	r.must(r.s.Client.Update(r.ctx, cur))
 }
 
 // renew writes a new certificate into a resource's Secret, as cert-manager does.
@@ -184,11 +252,14 @@ func (r *rig) converge(limit time.Duration) time.Duration {
 // unsettled names one resource that is not yet where it should end up, or "".
 func (r *rig) unsettled() string {
 	list := &bunqv1alpha1.BunqPinnedCertificateList{}
-	if err := r.s.Client.List(r.ctx, list, client.InNamespace(ns)); err != nil {
+	if err := r.s.Client.List(r.ctx, list); err != nil {
 		return err.Error()
 	}
 	for _, obj := range list.Items {
-		want, err := r.secretFingerprint(obj.Spec.SecretName)
+		if !obj.DeletionTimestamp.IsZero() {
+			return obj.Name + " is still being deleted"
+		}
+		want, err := r.secretFingerprint(obj.Namespace, obj.Spec.SecretName)
 		if err != nil {
 			return err.Error()
 		}
@@ -199,22 +270,22 @@ func (r *rig) unsettled() string {
 			return obj.Name + " is not Ready: " + fmt.Sprint(c)
 		case st.Fingerprint != want:
 			return obj.Name + " has not pinned its Secret's chain yet"
-		case st.Pending != "" || len(st.Previous) > 0:
-			return obj.Name + " has a pending or previous pin"
+		case st.Pending != "" || len(st.Previous) > 0 || len(st.Unsettled) > 0:
+			return obj.Name + " has a pending, previous or unsettled pin"
 		}
 	}
 	return ""
 }
 
-func (r *rig) secretFingerprint(name string) (string, error) {
-	crt, err := r.tlsCrt(name)
+func (r *rig) secretFingerprint(namespace, name string) (string, error) {
+	crt, err := r.tlsCrt(namespace, name)
 	return fingerprint(crt), err
 }
 
 // tlsCrt reads a TLS Secret's chain as the operator would pin it.
-func (r *rig) tlsCrt(name string) (string, error) {
+func (r *rig) tlsCrt(namespace, name string) (string, error) {
 	s := &corev1.Secret{}
-	err := r.s.Client.Get(r.ctx, client.ObjectKey{Namespace: ns, Name: name}, s)
+	err := r.s.Client.Get(r.ctx, client.ObjectKey{Namespace: namespace, Name: name}, s)
 	return string(s.Data["tls.crt"]), err
 }
 
@@ -235,8 +306,8 @@ func fingerprint(pems string) string {
 
 // findings are what the invariants found wrong; all must be zero.
 type findings struct {
-	leaked, duplicated, wrong, secretsSeen int
-	problems                               []string
+	leaked, duplicated, wrong, lost, secretsSeen int
+	problems                                     []string
 }
 
 func (f *findings) add(counter *int, format string, args ...any) {
@@ -260,8 +331,16 @@ func (r *rig) assertClean(f findings) {
 func (r *rig) check() findings {
 	r.t.Helper()
 	var f findings
+	r.mu.Lock()
+	for what := range r.lost {
+		f.add(&f.lost, "a status referred to a pin bunq lacked: %s", what)
+	}
+	if r.reads == 0 {
+		f.add(&f.lost, "the watcher never read the resources")
+	}
+	r.mu.Unlock()
 	list := &bunqv1alpha1.BunqPinnedCertificateList{}
-	r.must(r.s.Client.List(r.ctx, list, client.InNamespace(ns)))
+	r.must(r.s.Client.List(r.ctx, list))
 	referenced := map[int64]bool{}
 	pins := map[int64]string{}
 	seen := map[string]int{}
@@ -271,7 +350,7 @@ func (r *rig) check() findings {
 		seen[fp]++
 	}
 	for _, obj := range list.Items {
-		want, err := r.secretFingerprint(obj.Spec.SecretName)
+		want, err := r.secretFingerprint(obj.Namespace, obj.Spec.SecretName)
 		r.must(err)
 		st := obj.Status
 		if st.Fingerprint != want || pins[st.PinnedCertificateID] != want {
@@ -327,7 +406,7 @@ func (r *rig) checkSecrets(list *bunqv1alpha1.BunqPinnedCertificateList, f *find
 	r.must(err)
 	look("a resource", string(status), all)
 	events := &eventsv1.EventList{}
-	r.must(r.s.Client.List(r.ctx, events, client.InNamespace(ns)))
+	r.must(r.s.Client.List(r.ctx, events))
 	for _, e := range events.Items {
 		look("event "+e.Reason, e.Note, all)
 	}

@@ -71,6 +71,7 @@ func (t *tally) addFindings(r *rig, f findings) {
 	t.add("pins leaked", float64(f.leaked))
 	t.add("chains pinned twice", float64(f.duplicated))
 	t.add("resources off their Secret's chain", float64(f.wrong))
+	t.add("pins lost while referenced", float64(f.lost))
 	t.add("secrets seen where none may be", float64(f.secretsSeen))
 }
 
@@ -110,19 +111,20 @@ func waitFor(cond func() bool, limit time.Duration) bool {
 }
 
 // TestInvariantsCatchProblems proves the checker can fail: a pin nobody
-// references, a chain pinned twice, a resource behind its Secret and a token
-// in a log line are each found.
+// references, a chain pinned twice, a resource behind its Secret, a token in a
+// log line, and a pin that was gone for a moment while a status named it
+// (seen by the watcher, though the status is right again by the end).
 func TestInvariantsCatchProblems(t *testing.T) {
 	r := newRig(t)
 	r.start("manager")
-	names := r.create(2, 0)
+	names := r.create(3, 0)
 	r.converge(time.Minute)
 	if f := r.check(); len(f.problems) > 0 {
 		t.Fatalf("a clean run has problems: %v", f.problems)
 	}
 	r.kill("manager")
 	r.emu.PinOutOfBand(apiKey, bunqtest.CertificatePEM("stray.example.com"))
-	crt, err := r.tlsCrt(names[0] + "-tls")
+	crt, err := r.tlsCrt(ns, names[0]+"-tls")
 	r.must(err)
 	r.emu.PinOutOfBand(apiKey, crt)
 	r.renew(names[1], false)
@@ -130,12 +132,26 @@ func TestInvariantsCatchProblems(t *testing.T) {
 	r.must(err)
 	_, _ = fmt.Fprintln(log, "oops "+apiKey)
 	_ = log.Close()
+	r.loseForAMoment(names[2])
 
 	f := r.check()
-	got := []int{f.leaked, f.duplicated, f.wrong, f.secretsSeen}
-	if want := []int{2, 1, 1, 1}; fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("leaked, duplicated, wrong, secrets seen = %v, want %v: %v", got, want, f.problems)
+	got := []int{f.leaked, f.duplicated, f.wrong, f.lost, f.secretsSeen}
+	if want := []int{2, 1, 1, 1, 1}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("leaked, duplicated, wrong, lost, secrets seen = %v, want %v: %v", got, want, f.problems)
 	}
+}
+
+// loseForAMoment removes a resource's pin behind its back, lets the watcher
+// look, and then points its status at a new pin of the same chain.
+func (r *rig) loseForAMoment(name string) {
+	obj := &bunqv1alpha1.BunqPinnedCertificate{}
+	r.must(r.s.Client.Get(r.ctx, client.ObjectKey{Namespace: ns, Name: name}, obj))
+	r.emu.UnpinOutOfBand(obj.Status.PinnedCertificateID)
+	time.Sleep(300 * time.Millisecond)
+	crt, err := r.tlsCrt(ns, name+"-tls")
+	r.must(err)
+	obj.Status.PinnedCertificateID = r.emu.PinOutOfBand(apiKey, crt)
+	r.must(r.s.Client.Status().Update(r.ctx, obj))
 }
 
 // TestCrash kills the manager with SIGKILL during 50 renewals over 20
@@ -335,4 +351,102 @@ func (r *rig) meddle(names []string, stop chan struct{}, touches *atomic.Int64) 
 			time.Sleep(50 * time.Millisecond) // the API server is away
 		}
 	}
+}
+
+// TestLateCommit holds a share of the pin requests past the client's timeout,
+// so that they commit after the operator gave up on them, while the Secrets
+// keep rotating: every late pin must be settled, none leaked.
+func TestLateCommit(t *testing.T) {
+	eachRound(t, "late-commit", func(t *testing.T, r *rig, tl *tally) {
+		r.start("manager")
+		names := r.create(10, time.Second)
+		r.converge(time.Minute)
+		// The manager's timeout is 30 s / timeScale: these commit 1.5 s after it gave up.
+		r.emu.Inject(bunqtest.Fault{Method: http.MethodPost, Endpoint: bunqtest.EndpointPins, Delay: 4500 * time.Millisecond, Rate: 0.3})
+		for range 3 {
+			for _, name := range names {
+				r.renew(name, false)
+			}
+			time.Sleep(time.Second)
+		}
+		r.emu.ClearFaults()
+		took := r.converge(2 * time.Minute)
+		tl.add("rotations", float64(3*len(names)))
+		tl.add("pins committed after a timeout", float64(r.lateCommits()))
+		tl.took("time to converge after the last renewal", took)
+		tl.addFindings(r, r.check())
+	})
+}
+
+// lateCommits counts pin requests bunq carried out after the client's timeout.
+func (r *rig) lateCommits() int {
+	n := 0
+	for _, req := range r.emu.Requests() {
+		if req.Method == http.MethodPost && req.Endpoint == bunqtest.EndpointPins && req.Status == http.StatusOK &&
+			req.Duration > 3*time.Second {
+			n++
+		}
+	}
+	return n
+}
+
+// TestLostReplyThenDelete loses the reply of every first pin (bunq made it)
+// and deletes the resources at once: the finalizer must settle each pin
+// before letting go.
+func TestLostReplyThenDelete(t *testing.T) {
+	eachRound(t, "lost-reply-then-delete", func(t *testing.T, r *rig, tl *tally) {
+		r.start("manager")
+		r.emu.Inject(bunqtest.Fault{Label: "lost reply", Method: http.MethodPost, Endpoint: bunqtest.EndpointPins, ResetAfter: true, Times: 10})
+		names := r.create(10, time.Second)
+		if !waitFor(func() bool { return len(r.emu.Pins(apiKey)) >= len(names) }, time.Minute) {
+			t.Fatal("bunq did not receive the pins")
+		}
+		for _, name := range names {
+			obj := &bunqv1alpha1.BunqPinnedCertificate{}
+			obj.Name, obj.Namespace = name, ns
+			r.must(r.s.Client.Delete(r.ctx, obj))
+		}
+		took := r.converge(2 * time.Minute) // converged: every resource gone
+		tl.add("replies lost", float64(r.emu.FaultCounts()["lost reply"]))
+		tl.add("resources deleted", float64(len(names)))
+		tl.took("time until all were gone", took)
+		tl.addFindings(r, r.check())
+	})
+}
+
+// TestSharedPins runs two namespaces whose resources serve the same
+// certificates (a wildcard copied for a second team) through renewals in
+// both, a restart, and the deletion of half of one side: one pin per chain,
+// and the other side's pins on bunq at every moment.
+func TestSharedPins(t *testing.T) {
+	eachRound(t, "shared-pins", func(t *testing.T, r *rig, tl *tally) {
+		r.start("manager")
+		names := r.create(10, time.Second)
+		for _, name := range names {
+			r.copyToB(name, true)
+			r.createResource(nsB, name, time.Second)
+		}
+		r.converge(time.Minute)
+		for round := range 4 {
+			for _, name := range names {
+				r.renew(name, false)
+				r.copyToB(name, false)
+			}
+			if round == 1 {
+				r.kill("manager")
+				r.start("manager")
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		for _, name := range names[:5] {
+			obj := &bunqv1alpha1.BunqPinnedCertificate{}
+			obj.Name, obj.Namespace = name, ns
+			r.must(r.s.Client.Delete(r.ctx, obj))
+		}
+		took := r.converge(2 * time.Minute)
+		tl.add("rotations", float64(8*len(names)))
+		tl.add("pins on bunq at the end", float64(len(r.emu.Pins(apiKey))))
+		tl.took("time to converge", took)
+		tl.addFindings(r, r.check())
+	})
 }
