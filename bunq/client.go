@@ -49,6 +49,9 @@ type Backoff struct {
 	Max      time.Duration
 }
 
+// ErrNoAPIKey says a client without an API key needed a new session.
+var ErrNoAPIKey = errors.New("bunq: no API key to open a session with (its Secret is gone), and the stored session has expired")
+
 // DefaultTimeout bounds each HTTP attempt unless Options.Timeout says otherwise.
 // A call that timed out may still be carried out by bunq up to this long after
 // it was sent.
@@ -68,12 +71,14 @@ type CallInfo struct {
 	Duration   time.Duration
 }
 
-// Options configure a Client. BaseURL and APIKey are required.
+// Options configure a Client. BaseURL is required.
 type Options struct {
 	// BaseURL is bunq's API root including /v1, such as https://api.bunq.com/v1.
 	BaseURL string
 	// APIKey is the bunq API key. It is sent at device registration and session
-	// opening only, and never appears in an error.
+	// opening only, and never appears in an error. Without one the client works
+	// with the stored session while it lives, and cannot open another
+	// (ErrNoAPIKey): enough to clean up after the key's Secret was deleted.
 	APIKey string
 	// Description names the device registration; defaults to "bunq-pinning-operator".
 	Description string
@@ -120,9 +125,6 @@ type Client struct {
 // New makes a Client. It makes no call: the installation, device and session
 // are created or loaded from the store on first use.
 func New(opts Options) (*Client, error) {
-	if opts.APIKey == "" {
-		return nil, errors.New("bunq: an API key is required")
-	}
 	base, err := url.Parse(strings.TrimSuffix(opts.BaseURL, "/"))
 	if err != nil || base.Scheme == "" || base.Host == "" {
 		return nil, fmt.Errorf("bunq: base URL %q is not an absolute URL", opts.BaseURL)

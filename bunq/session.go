@@ -233,6 +233,9 @@ func (c *Client) resetInstallation() {
 
 // establish creates whatever of installation, device and session is missing.
 func (c *Client) establish(ctx context.Context) error {
+	if c.opts.APIKey == "" {
+		return ErrNoAPIKey
+	}
 	c.session.mu.Lock()
 	installed, device := c.session.keys != nil, c.session.ctx.DeviceID != 0
 	c.session.mu.Unlock()

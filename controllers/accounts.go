@@ -18,15 +18,9 @@ package controllers
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -48,70 +42,15 @@ var _ BunqClient = &bunq.Client{}
 // API context in store. main builds the real one; only main knows bunq's URLs.
 type ClientFactory func(env bunqv1alpha1.Environment, apiKey string, store bunq.ContextStore) (BunqClient, error)
 
-// contextKeyData is the data key of a context Secret.
-const contextKeyData = "context"
-
-// contextSecretName is bunq-context-<first 16 hex of sha256(env+key)>: stable
-// across restarts, and no use to anyone who reads it.
-func contextSecretName(env bunqv1alpha1.Environment, apiKey string) string {
-	sum := sha256.Sum256([]byte(string(env) + apiKey))
-	return "bunq-context-" + hex.EncodeToString(sum[:])[:16]
-}
-
-// secretStore keeps an API context in a Secret of the operator's namespace.
-type secretStore struct {
-	reader client.Reader // uncached: Secrets are cached as metadata only
-	writer client.Client
-	key    types.NamespacedName
-	env    bunqv1alpha1.Environment
-}
-
-var _ bunq.ContextStore = &secretStore{}
-
-func (s *secretStore) Load(ctx context.Context) (*bunq.APIContext, error) {
-	secret := &corev1.Secret{}
-	err := s.reader.Get(ctx, s.key, secret)
-	if apierrors.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	data, ok := secret.Data[contextKeyData]
-	if !ok {
-		return nil, nil
-	}
-	return bunq.UnmarshalContext(data)
-}
-
-func (s *secretStore) Save(ctx context.Context, c *bunq.APIContext) error {
-	data, err := bunq.MarshalContext(c)
-	if err != nil {
-		return err
-	}
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: s.key.Name, Namespace: s.key.Namespace}}
-	secret.Labels = map[string]string{
-		"app.kubernetes.io/managed-by": "bunq-pinning-operator",
-		"bunq.pinq.dev/environment":    string(s.env),
-	}
-	secret.Type = corev1.SecretTypeOpaque
-	secret.Data = map[string][]byte{contextKeyData: data}
-	err = s.writer.Update(ctx, secret)
-	if apierrors.IsNotFound(err) {
-		secret.ResourceVersion = ""
-		err = s.writer.Create(ctx, secret)
-	}
-	if err != nil {
-		return fmt.Errorf("store API context in Secret %s: %w", s.key, err)
-	}
-	return nil
-}
-
 // account is one API context: a client, shared by every resource that uses
 // the same API key, and what bunq said of the key.
 type account struct {
 	client BunqClient
 	gate   keyGate
+	store  *secretStore
+
+	usersMu sync.Mutex
+	users   map[types.UID]bool // as recorded in the context Secret; nil until read
 }
 
 // accounts holds one account per (environment, API key) that some resource uses.
@@ -138,16 +77,13 @@ func (a *accounts) get(uid types.UID, env bunqv1alpha1.Environment, apiKey strin
 	defer a.mu.Unlock()
 	acc, ok := a.byID[name]
 	if !ok {
-		store := &secretStore{reader: a.reader, writer: a.writer, env: env,
-			key: types.NamespacedName{Namespace: a.namespace, Name: name}}
-		c, err := a.newClient(env, apiKey, store)
-		if err != nil {
+		var err error
+		if acc, err = a.open(env, name, apiKey); err != nil {
 			return nil, err
 		}
 		if a.byID == nil {
 			a.byID, a.users, a.used = map[string]*account{}, map[string]map[types.UID]bool{}, map[types.UID]string{}
 		}
-		acc = &account{client: c, gate: keyGate{now: a.now, first: a.backoff}}
 		a.byID[name] = acc
 	}
 	if a.used[uid] != name {
@@ -161,11 +97,84 @@ func (a *accounts) get(uid types.UID, env bunqv1alpha1.Environment, apiKey strin
 	return acc, nil
 }
 
-// release says uid uses no account any more.
-func (a *accounts) release(uid types.UID) {
+// open makes the account of a context Secret; without an API key its client
+// works with the stored session only.
+func (a *accounts) open(env bunqv1alpha1.Environment, name, apiKey string) (*account, error) {
+	store := &secretStore{reader: a.reader, writer: a.writer, env: env,
+		key: types.NamespacedName{Namespace: a.namespace, Name: name}}
+	c, err := a.newClient(env, apiKey, store)
+	if err != nil {
+		return nil, err
+	}
+	return &account{client: c, gate: keyGate{now: a.now, first: a.backoff}, store: store}, nil
+}
+
+// remember records in the context Secret that uid uses the account, once.
+func (acc *account) remember(ctx context.Context, uid types.UID) error {
+	acc.usersMu.Lock()
+	defer acc.usersMu.Unlock()
+	if acc.users == nil {
+		users, err := acc.store.users(ctx)
+		if err != nil {
+			return err
+		}
+		acc.users = users
+	}
+	if acc.users[uid] {
+		return nil
+	}
+	acc.users[uid] = true
+	if err := acc.store.saveUsers(ctx, acc.users); err != nil {
+		delete(acc.users, uid)
+		return err
+	}
+	return nil
+}
+
+// forgetUser removes uid from the context Secret's users; best effort: a
+// stale entry only makes a lookup find a context it then does not use.
+func (acc *account) forgetUser(ctx context.Context, uid types.UID) {
+	acc.usersMu.Lock()
+	defer acc.usersMu.Unlock()
+	if acc.users == nil || !acc.users[uid] {
+		return
+	}
+	delete(acc.users, uid)
+	_ = acc.store.saveUsers(ctx, acc.users)
+}
+
+// orphaned returns an account a resource can still unpin through after its
+// API key Secret is gone: the one it used in this process, else a context
+// Secret that records it as a user and whose stored session acts for userID,
+// with a client that has no key. nil when there is none.
+func (a *accounts) orphaned(ctx context.Context, uid types.UID, userID int64) (*account, error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	acc := a.byID[a.used[uid]]
+	a.mu.Unlock()
+	if acc != nil {
+		return acc, nil
+	}
+	found, err := storedContexts(ctx, a.reader, a.namespace, uid)
+	if err != nil {
+		return nil, err
+	}
+	for _, sc := range found {
+		if sc.userID == userID {
+			return a.open(sc.env, sc.name, "")
+		}
+	}
+	return nil, nil
+}
+
+// release says uid uses no account any more, here and in the context Secret.
+func (a *accounts) release(ctx context.Context, uid types.UID) {
+	a.mu.Lock()
+	acc := a.byID[a.used[uid]]
 	a.releaseLocked(uid)
+	a.mu.Unlock()
+	if acc != nil {
+		acc.forgetUser(ctx, uid)
+	}
 }
 
 func (a *accounts) releaseLocked(uid types.UID) {

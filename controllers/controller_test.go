@@ -17,6 +17,7 @@ limitations under the License.
 package controllers
 
 import (
+	"net/http"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -258,15 +259,61 @@ var _ = Describe("Drift, deletion and suspension", func() {
 		Expect(w.pinsOnBunq()).To(HaveKey(id))
 	})
 
-	It("does not block deletion when the API key Secret is gone", func() {
-		crt := w.issue("hooks-tls", "hooks.example.com")
-		obj := w.resource("hooks")
-		id := waitPinned(obj, crt).Status.PinnedCertificateID
+	// A namespace deletion removes the API key Secret too, often first.
+	deleteKeyThenResource := func(obj *bunqv1alpha1.BunqPinnedCertificate) {
 		Expect(k8sClient.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "bunq-api-key", Namespace: w.ns}})).To(Succeed())
 		Expect(k8sClient.Delete(ctx, obj)).To(Succeed())
 		Eventually(func() error { return k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj) }).
-			Should(MatchError(ContainSubstring("not found")))
-		Expect(w.pinsOnBunq()).To(HaveKey(id), "without the key nothing could be unpinned")
+			WithTimeout(settleTimeout).Should(MatchError(ContainSubstring("not found")))
+	}
+	// restarted makes the reconciler forget, as a new process would, which
+	// context the resource used: only the context Secret still says so.
+	restarted := func(obj *bunqv1alpha1.BunqPinnedCertificate) {
+		a := testReconciler.accounts
+		a.mu.Lock()
+		a.releaseLocked(get(obj).UID)
+		a.mu.Unlock()
+	}
+
+	It("unpins through the stored session when the API key Secret is deleted first", func() {
+		crt := w.issue("hooks-tls", "hooks.example.com")
+		obj := w.resource("hooks")
+		waitPinned(obj, crt)
+		deleteKeyThenResource(obj)
+		Expect(w.pinsOnBunq()).To(BeEmpty())
+	})
+
+	It("finds the context through the resources it records, after a restart", func() {
+		crt := w.issue("hooks-tls", "hooks.example.com")
+		obj := w.resource("hooks")
+		waitPinned(obj, crt)
+		restarted(obj)
+		sessions := w.emu.Count(http.MethodPost, bunqtest.EndpointSession)
+		deleteKeyThenResource(obj)
+		Expect(w.pinsOnBunq()).To(BeEmpty())
+		Expect(w.emu.Count(http.MethodPost, bunqtest.EndpointSession)).To(Equal(sessions), "the stored session did it, with no key")
+	})
+
+	It("lets go, naming the pins, when the key and the session are both gone", func() {
+		crt := w.issue("hooks-tls", "hooks.example.com")
+		obj := w.resource("hooks")
+		id := waitPinned(obj, crt).Status.PinnedCertificateID
+		restarted(obj)
+		w.emu.ExpireSessions()
+		deleteKeyThenResource(obj)
+		Expect(w.pinsOnBunq()).To(HaveKey(id), "without a key or a session nothing could be unpinned")
+	})
+
+	It("never unpins through a context whose user is not the resource's", func() {
+		crt := w.issue("hooks-tls", "hooks.example.com")
+		obj := w.resource("hooks")
+		id := waitPinned(obj, crt).Status.PinnedCertificateID
+		restarted(obj)
+		cur := get(obj)
+		cur.Status.UserID++ // as a status that names another user would
+		Expect(k8sClient.Status().Update(ctx, cur)).To(Succeed())
+		deleteKeyThenResource(obj)
+		Expect(w.pinsOnBunq()).To(HaveKey(id))
 	})
 
 	It("stops every bunq call while suspended", func() {

@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	bunqv1alpha1 "github.com/pinq-dev/bunq-pinning-operator/api/v1alpha1"
+	"github.com/pinq-dev/bunq-pinning-operator/bunq"
 )
 
 // finalize lets go of the resource's chains and then of the resource. With
@@ -58,7 +59,7 @@ func (p *pass) finalize(ctx context.Context) (ctrl.Result, error) {
 		wait, err := p.unpinAll(ctx, ids)
 		var ie *inputError
 		switch {
-		case errors.As(err, &ie) && !p.settling():
+		case errors.As(err, &ie):
 			p.report(metav1.ConditionFalse, ie.reason, ie.msg+fmt.Sprintf("; cannot unpin %v, they stay on bunq", ids))
 		case err != nil:
 			return p.fail(fmt.Errorf("%w; the resource is deleted once its pins are removed, "+
@@ -86,6 +87,35 @@ func (p *pass) finalize(ctx context.Context) (ctrl.Result, error) {
 	return ctrl.Result{}, nil
 }
 
+// finalizerAccount is the resource's account; when its API key Secret is gone
+// (a namespace being deleted removes it too), the context the operator
+// recorded the resource in, whose stored session can still unpin.
+func (p *pass) finalizerAccount(ctx context.Context) (*account, error) {
+	acc, err := p.account(ctx)
+	var ie *inputError
+	if !errors.As(err, &ie) || ie.reason != bunqv1alpha1.ReasonAPIKeyNotFound || p.obj.Status.UserID == 0 {
+		return acc, err
+	}
+	stored, lookupErr := p.r.accounts.orphaned(ctx, p.obj.UID, p.obj.Status.UserID)
+	switch {
+	case lookupErr != nil:
+		return nil, lookupErr
+	case stored == nil:
+		return nil, err
+	}
+	p.log.Info("the API key Secret is gone; unpinning through the stored session")
+	return stored, nil
+}
+
+// keyGone turns a key-less client's need for a new session into the missing
+// key it is: nothing more can be unpinned, so the finalizer lets go.
+func keyGone(err error) error {
+	if errors.Is(err, bunq.ErrNoAPIKey) {
+		return &inputError{reason: bunqv1alpha1.ReasonAPIKeyNotFound, msg: "the API key Secret is gone and so is the stored bunq session"}
+	}
+	return err
+}
+
 // settling says whether pin requests of unknown outcome are still on record.
 func (p *pass) settling() bool { return p.obj.Status.Pending != "" || len(p.obj.Status.Unsettled) > 0 }
 
@@ -104,27 +134,27 @@ func (p *pass) ownedIDs() []int64 {
 // unpinAll settles the unsettled chains, then releases the recorded ones; it
 // returns how long to wait when some cannot be settled yet.
 func (p *pass) unpinAll(ctx context.Context, ids []int64) (time.Duration, error) {
-	acc, err := p.account(ctx)
+	acc, err := p.finalizerAccount(ctx)
 	if err != nil {
 		return 0, err
 	}
 	if err := p.resolveUser(ctx, acc); err != nil {
-		return 0, err
+		return 0, keyGone(err)
 	}
 	p.recoverPending()
 	wait, err := p.settle(ctx, acc)
 	if err != nil || wait > 0 {
-		return wait, err
+		return wait, keyGone(err)
 	}
 	st := &p.obj.Status
 	if st.PinnedCertificateID != 0 {
 		if err := p.release(ctx, acc, st.Fingerprint, st.PinnedCertificateID); err != nil {
-			return 0, err
+			return 0, keyGone(err)
 		}
 	}
 	for _, prev := range st.Previous {
 		if err := p.release(ctx, acc, prev.Fingerprint, prev.ID); err != nil {
-			return 0, err
+			return 0, keyGone(err)
 		}
 	}
 	if len(ids) > 0 {

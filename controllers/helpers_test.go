@@ -55,10 +55,16 @@ func newWorld() *world {
 	srv := httptest.NewServer(emu)
 	DeferCleanup(srv.Close)
 	w.emu, w.url = emu, srv.URL+"/v1"
-	bunqURLs.Store(w.apiKey, w.url)
+	route(w.apiKey, w.url)
 	w.secret("bunq-api-key", map[string][]byte{"api-key": []byte(w.apiKey)}, corev1.SecretTypeOpaque)
 	DeferCleanup(w.assertNoKeyMaterialSent)
 	return w
+}
+
+// route sends an API key's clients, and the key-less ones of its context, to an emulator.
+func route(apiKey, url string) {
+	bunqURLs.Store(apiKey, url)
+	bunqURLs.Store(contextSecretName(bunqv1alpha1.EnvironmentSandbox, apiKey), url)
 }
 
 func (w *world) secret(name string, data map[string][]byte, typ corev1.SecretType) {

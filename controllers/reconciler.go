@@ -134,7 +134,7 @@ func (r *BunqPinnedCertificateReconciler) forget(ctx context.Context, key types.
 		return
 	}
 	r.pins.forget(uid.(types.UID))
-	r.accounts.release(uid.(types.UID))
+	r.accounts.release(ctx, uid.(types.UID))
 	r.forgetUnreferencedSecrets(ctx, key.Namespace)
 }
 
@@ -339,7 +339,11 @@ func (p *pass) account(ctx context.Context) (*account, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p.r.accounts.get(p.obj.UID, p.obj.Spec.Environment, apiKey)
+	acc, err := p.r.accounts.get(p.obj.UID, p.obj.Spec.Environment, apiKey)
+	if err != nil {
+		return nil, err
+	}
+	return acc, acc.remember(ctx, p.obj.UID)
 }
 
 func (p *pass) retainPreviousFor() time.Duration {

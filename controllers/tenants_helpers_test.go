@@ -56,7 +56,7 @@ func (w *world) newKey() string {
 	_, _ = rand.Read(b[:])
 	key := "sandbox_" + hex.EncodeToString(b[:])
 	w.emu.AddAPIKey(key, bunqtest.UserOptions{})
-	bunqURLs.Store(key, w.url)
+	route(key, w.url)
 	return key
 }
 

@@ -212,7 +212,9 @@ func faults() []bunqtest.Fault {
 		Text: "Too many requests. You can do a maximum of 5 calls per 3 second to this endpoint."})
 	add(0.025, bunqtest.Fault{Label: "reset before", Reset: true})
 	add(0.025, bunqtest.Fault{Label: "reset after", ResetAfter: true})
-	add(0.02, bunqtest.Fault{Label: "10 s delay", Delay: 10 * time.Second})
+	// 10 s of bunq time: a third of the client's timeout, which the time
+	// scale shortens too. Calls that outlive the timeout are TestLateCommit's.
+	add(0.02, bunqtest.Fault{Label: "10 s delay", Delay: 10 * time.Second / timeScale})
 	return out
 }
 
