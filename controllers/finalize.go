@@ -148,12 +148,12 @@ func (p *pass) unpinAll(ctx context.Context, ids []int64) (time.Duration, error)
 	}
 	st := &p.obj.Status
 	if st.PinnedCertificateID != 0 {
-		if err := p.release(ctx, acc, st.Fingerprint, st.PinnedCertificateID); err != nil {
+		if _, err := p.release(ctx, acc, st.Fingerprint, st.PinnedCertificateID); err != nil {
 			return 0, keyGone(err)
 		}
 	}
 	for _, prev := range st.Previous {
-		if err := p.release(ctx, acc, prev.Fingerprint, prev.ID); err != nil {
+		if _, err := p.release(ctx, acc, prev.Fingerprint, prev.ID); err != nil {
 			return 0, keyGone(err)
 		}
 	}

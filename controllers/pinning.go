@@ -183,7 +183,7 @@ func (p *pass) makeRoom(ctx context.Context, acc *account) error {
 	st := &p.obj.Status
 	for len(st.Previous) >= bunqv1alpha1.MaxPrevious {
 		oldest := st.Previous[0]
-		if err := p.release(ctx, acc, oldest.Fingerprint, oldest.ID); err != nil {
+		if _, err := p.release(ctx, acc, oldest.Fingerprint, oldest.ID); err != nil {
 			return err
 		}
 		st.Previous = st.Previous[1:]
@@ -236,7 +236,7 @@ func (p *pass) checkDrift(ctx context.Context, acc *account, c *chain) error {
 	if fp, ok := set.lookup(st.PinnedCertificateID); ok && fp == c.fingerprint {
 		synced := metav1.NewTime(listedAt)
 		st.LastSyncTime = &synced
-		return nil
+		return p.deduplicate(ctx, acc, c)
 	}
 	p.event(corev1.EventTypeWarning, "Drift", fmt.Sprintf("pin %d is no longer on bunq with this chain; pinning again", st.PinnedCertificateID))
 	st.PinnedCertificateID = 0
@@ -257,36 +257,83 @@ func (p *pass) retire(ctx context.Context, acc *account) error {
 		if prev.ID == st.PinnedCertificateID || prev.Fingerprint == st.Fingerprint {
 			continue
 		}
-		if err := p.release(ctx, acc, prev.Fingerprint, prev.ID); err != nil {
+		unpinned, err := p.release(ctx, acc, prev.Fingerprint, prev.ID)
+		if err != nil {
 			firstErr = err
 			keep = append(keep, prev)
 			continue
 		}
-		p.event(corev1.EventTypeNormal, "Retired", fmt.Sprintf("previous chain %s retired (id %d)", prev.Fingerprint, prev.ID))
+		if unpinned {
+			p.event(corev1.EventTypeNormal, "Retired", fmt.Sprintf("previous chain %s unpinned (id %d)", prev.Fingerprint, prev.ID))
+		} else {
+			p.event(corev1.EventTypeNormal, "Retired", fmt.Sprintf("previous chain %s let go (id %d): another resource "+
+				"of this bunq user still uses it, so it stays pinned", prev.Fingerprint, prev.ID))
+		}
 	}
 	st.Previous = keep
 	return firstErr
 }
 
+// deduplicate moves the resource to the smallest id of its chain that another
+// resource records and bunq holds, and lets its own go: a chain pinned twice
+// (by an older version, or bunq committing a request twice) becomes one pin.
+func (p *pass) deduplicate(ctx context.Context, acc *account, c *chain) error {
+	st := &p.obj.Status
+	k := chainKey{p.user, c.fingerprint}
+	unlock := p.r.pins.lock(k)
+	defer unlock()
+	set := p.r.pins.user(p.user)
+	keep := st.PinnedCertificateID
+	for id := range p.r.pins.shared(k, p.obj.UID) {
+		if fp, ok := set.lookup(id); ok && fp == c.fingerprint && id < keep {
+			keep = id
+		}
+	}
+	if keep == st.PinnedCertificateID {
+		return nil
+	}
+	own := st.PinnedCertificateID
+	st.PinnedCertificateID = keep
+	p.r.pins.move(p.obj.UID, k, keep)
+	unpinned, err := p.releaseLocked(ctx, acc, k, own)
+	p.r.pins.claim(p.obj.UID, k, keep) // releasing own let go of the chain; it is still wanted, as keep
+	if err != nil {
+		return err
+	}
+	note := "it stays for the other resources that use it"
+	if unpinned {
+		note = "it was unpinned"
+	}
+	p.event(corev1.EventTypeNormal, "Deduplicated", fmt.Sprintf("chain %s was pinned twice; using id %d, "+
+		"which other resources use, instead of %d: %s", c.fingerprint, keep, own, note))
+	return nil
+}
+
 // release lets go of one of this resource's pins: bunq unpins it when no other
-// resource of the user wants its chain or records its id.
-func (p *pass) release(ctx context.Context, acc *account, fp string, id int64) error {
+// resource of the user wants its chain or records its id. It says whether it
+// was unpinned.
+func (p *pass) release(ctx context.Context, acc *account, fp string, id int64) (bool, error) {
 	k := chainKey{p.user, fp}
 	unlock := p.r.pins.lock(k)
 	defer unlock()
-	// Let go in the same step as the decision: two resources of one chain
-	// that go at once must not each keep the pin for the other.
+	return p.releaseLocked(ctx, acc, k, id)
+}
+
+// releaseLocked is release under the chain's lock. It lets go in the same
+// step as the decision: two resources of one chain that go at once must not
+// each keep the pin for the other.
+func (p *pass) releaseLocked(ctx context.Context, acc *account, k chainKey, id int64) (bool, error) {
 	if !p.r.pins.removable(k, id, p.obj.UID) {
-		p.log.V(1).Info("pin still wanted by another resource; left on bunq", "id", id, "fingerprint", fp)
+		p.log.V(1).Info("pin still wanted by another resource; left on bunq", "id", id, "fingerprint", k.fp)
 		p.r.pins.unclaim(p.obj.UID, k)
-		return nil
+		return false, nil
 	}
 	if err := acc.unpin(ctx, id); err != nil {
-		return err
+		return false, err
 	}
 	p.r.pins.user(p.user).removed(id)
 	p.r.pins.unclaim(p.obj.UID, k)
-	return nil
+	return true, nil
 }
 
 // settle resolves the unsettled chains whose late-commit window has passed,

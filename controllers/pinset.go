@@ -140,6 +140,30 @@ func (s *pinSets) track(obj *bunqv1alpha1.BunqPinnedCertificate) {
 	}
 }
 
+// note adds what a resource's status says it wants, keeping what the table
+// has: the status read may lag the table, never the other way round.
+func (s *pinSets) note(obj *bunqv1alpha1.BunqPinnedCertificate) {
+	r := wantsOf(obj)
+	if r.user.id == 0 {
+		return
+	}
+	for fp, id := range r.chains {
+		s.claim(obj.UID, chainKey{r.user, fp}, id)
+	}
+}
+
+// move records that a resource now uses another id of a chain.
+func (s *pinSets) move(uid types.UID, k chainKey, id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.refs[uid]; ok && r.user == k.user {
+		r.chains[k.fp] = id
+	}
+	if s.wants[k] != nil {
+		s.wants[k][uid] = id
+	}
+}
+
 // claim records that a resource wants a chain before anything is done for it,
 // so that no other decision removes the pin it is about to adopt or make.
 func (s *pinSets) claim(uid types.UID, k chainKey, id int64) {
@@ -148,6 +172,9 @@ func (s *pinSets) claim(uid types.UID, k chainKey, id int64) {
 	r, ok := s.refs[uid]
 	if !ok || r.user != k.user {
 		s.forgetLocked(uid)
+		if ok {
+			s.dropUnusedUserLocked(r.user) // the resource moved to another user
+		}
 		r = resourceRefs{user: k.user, chains: map[string]int64{}}
 		s.refs[uid] = r
 	}
@@ -179,7 +206,11 @@ func (s *pinSets) unclaim(uid types.UID, k chainKey) {
 func (s *pinSets) forget(uid types.UID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	r, ok := s.refs[uid]
 	s.forgetLocked(uid)
+	if ok {
+		s.dropUnusedUserLocked(r.user)
+	}
 }
 
 func (s *pinSets) forgetLocked(uid types.UID) {
@@ -195,6 +226,17 @@ func (s *pinSets) forgetLocked(uid types.UID) {
 		}
 	}
 	delete(s.refs, uid)
+}
+
+// dropUnusedUserLocked forgets the pins listed for a user no resource uses
+// any more, so that keys of ever new users do not make the process grow.
+func (s *pinSets) dropUnusedUserLocked(user userKey) {
+	for _, r := range s.refs {
+		if r.user == user {
+			return
+		}
+	}
+	delete(s.users, user)
 }
 
 // removable says whether a pin may go: no resource but except records its id,

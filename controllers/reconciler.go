@@ -249,6 +249,7 @@ func (p *pass) resolveUser(ctx context.Context, acc *account) error {
 		return err
 	}
 	p.user = userKey{env: p.obj.Spec.Environment, id: id}
+	p.r.pins.note(p.obj)
 	st := &p.obj.Status
 	if st.UserID != 0 && id != st.UserID && st.PinnedCertificateID != 0 {
 		p.event(corev1.EventTypeWarning, "UserChanged", fmt.Sprintf("the API key belongs to bunq user %d, not %d: "+

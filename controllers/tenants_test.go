@@ -275,3 +275,40 @@ var _ = Describe("API key values", func() {
 		Expect(got.Status.UserID).To(Equal(w.emu.UserID(second)))
 	})
 })
+
+var _ = Describe("Duplicates", func() {
+	It("reduces two ids of one chain to one at the next resync", func() {
+		w := newWorld()
+		other := w.sibling()
+		crt := w.issue("hooks-tls", "*.example.com")
+		w.copyTLS("hooks-tls", other)
+		a := w.resource("hooks")
+		first := waitPinned(a, crt).Status.PinnedCertificateID
+
+		// b records a second pin of the same chain, as an older version could leave it.
+		dup := w.emu.PinOutOfBand(w.apiKey, chainOf(crt).pems...)
+		b := other.resource("hooks", func(s *bunqv1alpha1.BunqPinnedCertificateSpec) { s.Suspend = true })
+		waitReason(b, bunqv1alpha1.ReasonSuspended)
+		cur := get(b)
+		now := metav1.NewTime(testNow())
+		cur.Status.PinnedCertificateID, cur.Status.Fingerprint, cur.Status.UserID = dup, chainOf(crt).fingerprint, w.emu.UserID(w.apiKey)
+		cur.Status.LastSyncTime = &now
+		Expect(k8sClient.Status().Update(ctx, cur)).To(Succeed())
+		cur = get(b)
+		patch := client.MergeFrom(cur.DeepCopy())
+		cur.Spec.Suspend = false
+		Expect(k8sClient.Patch(ctx, cur, patch)).To(Succeed())
+		waitReason(b, bunqv1alpha1.ReasonPinned)
+		Expect(w.pinsOnBunq()).To(HaveLen(2))
+
+		wt := w.watch(a, b)
+		advanceClock(2 * time.Hour)
+		poke(a)
+		poke(b)
+		Eventually(func() int64 { return get(b).Status.PinnedCertificateID }).Should(Equal(first))
+		Eventually(w.pinsOnBunq).Should(Equal(map[int64]string{first: chainOf(crt).fingerprint}))
+		Expect(get(a).Status.PinnedCertificateID).To(Equal(first))
+		other.waitEvent(b, "Deduplicated")
+		wt.finish()
+	})
+})
