@@ -142,7 +142,7 @@ func (p *pass) unpinAll(ctx context.Context, ids []int64) (time.Duration, error)
 		return 0, keyGone(err)
 	}
 	p.recoverPending()
-	wait, err := p.settle(ctx, acc)
+	wait, err := p.settle(ctx, acc, "")
 	if err != nil || wait > 0 {
 		return wait, keyGone(err)
 	}

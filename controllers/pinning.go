@@ -339,8 +339,9 @@ func (p *pass) releaseLocked(ctx context.Context, acc *account, k chainKey, id i
 // settle resolves the unsettled chains whose late-commit window has passed,
 // with a list of the pins read after it: a pin of such a chain that no
 // resource records and none waits to adopt is removed; one that is wanted
-// stays for adoption. It returns how long until the next one is due.
-func (p *pass) settle(ctx context.Context, acc *account) (time.Duration, error) {
+// stays for adoption, and so does the newest of adopt, the chain this pass is
+// about to pin. It returns how long until the next one is due.
+func (p *pass) settle(ctx context.Context, acc *account, adopt string) (time.Duration, error) {
 	st := &p.obj.Status
 	var keep []bunqv1alpha1.UnsettledPin
 	var next time.Duration
@@ -352,7 +353,7 @@ func (p *pass) settle(ctx context.Context, acc *account) (time.Duration, error) 
 			}
 			continue
 		}
-		if err := p.settleOne(ctx, acc, u); err != nil {
+		if err := p.settleOne(ctx, acc, u, u.Fingerprint == adopt); err != nil {
 			st.Unsettled = append(keep, st.Unsettled[len(keep):]...)
 			return 0, err
 		}
@@ -361,7 +362,7 @@ func (p *pass) settle(ctx context.Context, acc *account) (time.Duration, error) 
 	return next, nil
 }
 
-func (p *pass) settleOne(ctx context.Context, acc *account, u bunqv1alpha1.UnsettledPin) error {
+func (p *pass) settleOne(ctx context.Context, acc *account, u bunqv1alpha1.UnsettledPin, adopt bool) error {
 	set := p.r.pins.user(p.user)
 	if _, err := set.refresh(ctx, acc, u.SettleAfter.Time, p.now); err != nil {
 		return err
@@ -369,8 +370,8 @@ func (p *pass) settleOne(ctx context.Context, acc *account, u bunqv1alpha1.Unset
 	k := chainKey{p.user, u.Fingerprint}
 	unlock := p.r.pins.lock(k)
 	defer unlock()
-	for _, id := range set.withFingerprint(u.Fingerprint) {
-		if p.records(id) || !p.r.pins.removable(k, id, p.obj.UID) {
+	for i, id := range set.withFingerprint(u.Fingerprint) {
+		if adopt && i == 0 || p.records(id) || !p.r.pins.removable(k, id, p.obj.UID) {
 			continue
 		}
 		if err := acc.unpin(ctx, id); err != nil {

@@ -175,8 +175,8 @@ func (r *BunqPinnedCertificateReconciler) ensureFinalizer(ctx context.Context, o
 	return true, err
 }
 
-// sync is the steady path: load → parse → pin or rotate → check drift →
-// retire → settle → report.
+// sync is the steady path: load → parse → settle → pin or rotate → check
+// drift → retire → report.
 func (p *pass) sync(ctx context.Context) (ctrl.Result, error) {
 	data, err := p.loadTLS(ctx)
 	if err != nil {
@@ -204,8 +204,17 @@ func (p *pass) sync(ctx context.Context) (ctrl.Result, error) {
 		}
 	}
 	p.recoverPending()
+	wanted := st.PinnedCertificateID == 0 || st.Fingerprint != c.fingerprint
+	adopt := ""
+	if wanted {
+		adopt = c.fingerprint // a late pin of it is adopted, not removed
+	}
+	settleIn, err := p.settle(ctx, acc, adopt)
+	if err != nil {
+		return p.fail(err)
+	}
 	switch {
-	case st.PinnedCertificateID == 0 || st.Fingerprint != c.fingerprint:
+	case wanted:
 		err = p.pin(ctx, acc, c)
 	case p.resyncDue():
 		err = p.checkDrift(ctx, acc, c)
@@ -215,12 +224,8 @@ func (p *pass) sync(ctx context.Context) (ctrl.Result, error) {
 	}
 	// A new pin is recorded at once; retiring the old one waits for the next
 	// pass (which this pass's status write triggers), not the other way round.
-	var settleIn time.Duration
 	if !p.announced {
 		if err := p.retire(ctx, acc); err != nil {
-			return p.fail(err)
-		}
-		if settleIn, err = p.settle(ctx, acc); err != nil {
 			return p.fail(err)
 		}
 	}

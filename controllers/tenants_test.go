@@ -170,6 +170,37 @@ var _ = Describe("Unknown outcomes", func() {
 	})
 })
 
+var _ = Describe("Unknown outcomes, at the bound", func() {
+	It("settles a full unsettled[] before pinning, adopting a late pin of the wanted chain", func() {
+		w := newWorld()
+		crt := w.issue("hooks-tls", "hooks.example.com")
+		late := w.emu.PinOutOfBand(w.apiKey, chainOf(crt).pems...) // a request that committed late
+		var gone []int64
+		obj := w.resource("hooks", func(s *bunqv1alpha1.BunqPinnedCertificateSpec) { s.Suspend = true })
+		waitReason(obj, bunqv1alpha1.ReasonSuspended)
+		cur := get(obj)
+		due := metav1.NewTime(testNow().Add(-time.Minute).Truncate(time.Second))
+		cur.Status.UserID = w.emu.UserID(w.apiKey)
+		cur.Status.Unsettled = []bunqv1alpha1.UnsettledPin{{Fingerprint: chainOf(crt).fingerprint, SettleAfter: due}}
+		for len(cur.Status.Unsettled) < bunqv1alpha1.MaxUnsettled {
+			abandoned := chainOf(w.pki.served("hooks.example.com"))
+			gone = append(gone, w.emu.PinOutOfBand(w.apiKey, abandoned.pems...))
+			cur.Status.Unsettled = append(cur.Status.Unsettled, bunqv1alpha1.UnsettledPin{Fingerprint: abandoned.fingerprint, SettleAfter: due})
+		}
+		Expect(k8sClient.Status().Update(ctx, cur)).To(Succeed())
+		suspended := get(obj)
+		patch := client.MergeFrom(suspended.DeepCopy())
+		suspended.Spec.Suspend = false
+		Expect(k8sClient.Patch(ctx, suspended, patch)).To(Succeed())
+
+		got := waitPinned(obj, crt)
+		Expect(got.Status.PinnedCertificateID).To(Equal(late), "the late pin is adopted")
+		Expect(got.Status.Unsettled).To(BeEmpty())
+		Expect(w.emu.Count(http.MethodPost, bunqtest.EndpointPins)).To(BeZero())
+		Expect(w.pinsOnBunq()).To(Equal(map[int64]string{late: chainOf(crt).fingerprint}), "the abandoned chains' pins %v are removed", gone)
+	})
+})
+
 // Tenants on other API keys (design.md Behaviour 9).
 var _ = Describe("Isolation between API keys", func() {
 	It("lets a healthy key renew while 20 resources sit on a revoked key, with one handshake per backoff", func() {
