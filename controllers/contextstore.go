@@ -104,7 +104,12 @@ func (s *secretStore) write(ctx context.Context, key string, value []byte) error
 		Type: corev1.SecretTypeOpaque, Data: map[string][]byte{key: value}}
 	err := s.writer.Patch(ctx, secret.DeepCopy(), client.Merge)
 	if apierrors.IsNotFound(err) {
-		err = s.writer.Create(ctx, secret)
+		err = s.writer.Create(ctx, secret.DeepCopy())
+	}
+	if apierrors.IsAlreadyExists(err) {
+		// The other key's writer created it first (the client saving the
+		// context, or a resource recording itself): patch it after all.
+		err = s.writer.Patch(ctx, secret.DeepCopy(), client.Merge)
 	}
 	if err != nil {
 		return fmt.Errorf("store %s in Secret %s: %w", key, s.key, err)
