@@ -94,7 +94,8 @@ type SecretKeyRef struct {
 // GitOps tools never see a field they did not write.
 type BunqPinnedCertificateSpec struct {
 	// SecretName is the TLS Secret in the same namespace, as cert-manager writes it:
-	// tls.crt holds the PEM chain, leaf first. tls.key is never read.
+	// tls.crt holds the PEM chain, leaf first. tls.key comes with every read of
+	// the Secret and is dropped at once: never kept, logged or sent.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:XValidation:rule="!format.dns1123Subdomain().validate(self).hasValue()",message="must be a DNS subdomain: lower case letters, digits, '-' and '.'"
