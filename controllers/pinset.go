@@ -140,8 +140,9 @@ func (s *pinSets) track(obj *bunqv1alpha1.BunqPinnedCertificate) {
 	}
 }
 
-// note adds what a resource's status says it wants, keeping what the table
-// has: the status read may lag the table, never the other way round.
+// note adds what a resource's status, as just read from the API server, says
+// it wants, keeping what the table has: statuses written outside this
+// process's passes since the table was filled become known.
 func (s *pinSets) note(obj *bunqv1alpha1.BunqPinnedCertificate) {
 	r := wantsOf(obj)
 	if r.user.id == 0 {

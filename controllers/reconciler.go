@@ -254,7 +254,6 @@ func (p *pass) resolveUser(ctx context.Context, acc *account) error {
 		return err
 	}
 	p.user = userKey{env: p.obj.Spec.Environment, id: id}
-	p.r.pins.note(p.obj)
 	st := &p.obj.Status
 	if st.UserID != 0 && id != st.UserID && st.PinnedCertificateID != 0 {
 		p.event(corev1.EventTypeWarning, "UserChanged", fmt.Sprintf("the API key belongs to bunq user %d, not %d: "+
@@ -291,6 +290,10 @@ func (p *pass) ensureFresh(ctx context.Context) error {
 	if live.ResourceVersion != p.obj.ResourceVersion {
 		return errConflict
 	}
+	// The status is the API server's: what it says the resource wants goes
+	// into the table (a cached one may lag, and must not bring back a claim
+	// the resource has already given up).
+	p.r.pins.note(p.obj)
 	return nil
 }
 
