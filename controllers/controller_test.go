@@ -260,14 +260,22 @@ var _ = Describe("Drift, deletion and suspension", func() {
 	})
 
 	// A namespace deletion removes the API key Secret too, often first.
-	deleteKeyThenResource := func(obj *bunqv1alpha1.BunqPinnedCertificate) {
+	deleteKey := func(obj *bunqv1alpha1.BunqPinnedCertificate) {
 		Expect(k8sClient.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "bunq-api-key", Namespace: w.ns}})).To(Succeed())
+		waitReason(obj, bunqv1alpha1.ReasonAPIKeyNotFound)
+	}
+	deleteResource := func(obj *bunqv1alpha1.BunqPinnedCertificate) {
 		Expect(k8sClient.Delete(ctx, obj)).To(Succeed())
 		Eventually(func() error { return k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj) }).
 			WithTimeout(settleTimeout).Should(MatchError(ContainSubstring("not found")))
 	}
+	deleteKeyThenResource := func(obj *bunqv1alpha1.BunqPinnedCertificate) {
+		deleteKey(obj)
+		deleteResource(obj)
+	}
 	// restarted makes the reconciler forget, as a new process would, which
-	// context the resource used: only the context Secret still says so.
+	// context the resource used: only the context Secret still says so. Once
+	// the key is gone, no pass can bring the memory back.
 	restarted := func(obj *bunqv1alpha1.BunqPinnedCertificate) {
 		a := testReconciler.accounts
 		a.mu.Lock()
@@ -287,9 +295,10 @@ var _ = Describe("Drift, deletion and suspension", func() {
 		crt := w.issue("hooks-tls", "hooks.example.com")
 		obj := w.resource("hooks")
 		waitPinned(obj, crt)
+		deleteKey(obj)
 		restarted(obj)
 		sessions := w.emu.Count(http.MethodPost, bunqtest.EndpointSession)
-		deleteKeyThenResource(obj)
+		deleteResource(obj)
 		Expect(w.pinsOnBunq()).To(BeEmpty())
 		Expect(w.emu.Count(http.MethodPost, bunqtest.EndpointSession)).To(Equal(sessions), "the stored session did it, with no key")
 	})
@@ -298,9 +307,10 @@ var _ = Describe("Drift, deletion and suspension", func() {
 		crt := w.issue("hooks-tls", "hooks.example.com")
 		obj := w.resource("hooks")
 		id := waitPinned(obj, crt).Status.PinnedCertificateID
+		deleteKey(obj)
 		restarted(obj)
 		w.emu.ExpireSessions()
-		deleteKeyThenResource(obj)
+		deleteResource(obj)
 		Expect(w.pinsOnBunq()).To(HaveKey(id), "without a key or a session nothing could be unpinned")
 	})
 
@@ -308,11 +318,12 @@ var _ = Describe("Drift, deletion and suspension", func() {
 		crt := w.issue("hooks-tls", "hooks.example.com")
 		obj := w.resource("hooks")
 		id := waitPinned(obj, crt).Status.PinnedCertificateID
+		deleteKey(obj) // without the key no sync can put the user right again
 		restarted(obj)
 		cur := get(obj)
 		cur.Status.UserID++ // as a status that names another user would
 		Expect(k8sClient.Status().Update(ctx, cur)).To(Succeed())
-		deleteKeyThenResource(obj)
+		deleteResource(obj)
 		Expect(w.pinsOnBunq()).To(HaveKey(id))
 	})
 
