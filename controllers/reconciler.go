@@ -297,64 +297,6 @@ func (p *pass) ensureFresh(ctx context.Context) error {
 	return nil
 }
 
-// loadSecret reads the keys wanted of a Secret in the resource's namespace,
-// each at most limit bytes; missing says which reason a missing Secret is
-// reported with.
-func (p *pass) loadSecret(ctx context.Context, name, missing string, limit int, keep ...string) (map[string][]byte, error) {
-	data, found, err := p.r.secrets.read(ctx, types.NamespacedName{Namespace: p.obj.Namespace, Name: name}, limit, keep...)
-	if !found && err == nil {
-		return nil, &inputError{reason: missing, msg: "Secret " + p.obj.Namespace + "/" + name + " does not exist"}
-	}
-	return data, err
-}
-
-// loadTLS reads tls.crt and ca.crt of the resource's TLS Secret.
-func (p *pass) loadTLS(ctx context.Context) (map[string][]byte, error) {
-	data, err := p.loadSecret(ctx, p.obj.Spec.SecretName, bunqv1alpha1.ReasonSecretNotFound, maxChainBytes, "tls.crt", "ca.crt")
-	var tl *tooLargeError
-	if errors.As(err, &tl) {
-		return nil, invalid("%s is %d bytes; a served chain is at most %d", tl.key, tl.size, tl.limit)
-	}
-	return data, err
-}
-
-// account returns the API context of the resource's key; the key is never
-// stored in a resource or logged.
-func (p *pass) account(ctx context.Context) (*account, error) {
-	ref := p.obj.Spec.APIKeySecretRef
-	key := ref.Key
-	if key == "" {
-		key = defaultAPIKeyKey
-	}
-	secret := p.obj.Namespace + "/" + ref.Name
-	if err := checkAPIKeyRef(secret, key); err != nil {
-		return nil, err
-	}
-	data, err := p.loadSecret(ctx, ref.Name, bunqv1alpha1.ReasonAPIKeyNotFound, maxAPIKeyValueBytes, key)
-	var tl *tooLargeError
-	if errors.As(err, &tl) {
-		return nil, &inputError{reason: bunqv1alpha1.ReasonInvalidAPIKey, msg: "Secret " + secret + " key " + key +
-			" does not hold a bunq API key: it is longer than 256 bytes; it was not sent to bunq"}
-	}
-	if err != nil {
-		return nil, err
-	}
-	value, ok := data[key]
-	if !ok {
-		return nil, &inputError{reason: bunqv1alpha1.ReasonAPIKeyNotFound,
-			msg: "Secret " + secret + " has no key " + key + " or it is empty"}
-	}
-	apiKey, err := apiKeyFrom(secret, key, value)
-	if err != nil {
-		return nil, err
-	}
-	acc, err := p.r.accounts.get(p.obj.UID, p.obj.Spec.Environment, apiKey)
-	if err != nil {
-		return nil, err
-	}
-	return acc, acc.remember(ctx, p.obj.UID)
-}
-
 func (p *pass) retainPreviousFor() time.Duration {
 	if d := p.obj.Spec.RetainPreviousFor; d != nil {
 		return d.Duration
