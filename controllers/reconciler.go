@@ -255,11 +255,16 @@ func (p *pass) resolveUser(ctx context.Context, acc *account) error {
 	}
 	p.user = userKey{env: p.obj.Spec.Environment, id: id}
 	st := &p.obj.Status
-	if st.UserID != 0 && id != st.UserID && st.PinnedCertificateID != 0 {
+	if st.UserID == 0 || id == st.UserID {
+		return nil
+	}
+	if st.PinnedCertificateID != 0 {
 		p.event(corev1.EventTypeWarning, "UserChanged", fmt.Sprintf("the API key belongs to bunq user %d, not %d: "+
 			"pinning the chain there; pins %v stay on user %d's account", id, st.UserID, p.ownedIDs(), st.UserID))
-		st.PinnedCertificateID, st.Fingerprint, st.Previous, st.Unsettled = 0, "", nil, nil
 	}
+	// Nothing of the old user's is settled or retired against the new one's pins.
+	st.PinnedCertificateID, st.Fingerprint, st.Previous, st.Pending, st.Unsettled = 0, "", nil, "", nil
+	st.UserID = id
 	return nil
 }
 
