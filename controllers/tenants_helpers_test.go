@@ -143,3 +143,18 @@ func suspend(obj *bunqv1alpha1.BunqPinnedCertificate) {
 	cur.Spec.Suspend = true
 	Expect(k8sClient.Patch(ctx, cur, patch)).To(Succeed())
 }
+
+// resumeWith makes a resource whose status was left as set says (by a
+// crashed manager, an older version, another leader) and lets it run.
+func (w *world) resumeWith(name string, set func(*bunqv1alpha1.BunqPinnedCertificateStatus)) *bunqv1alpha1.BunqPinnedCertificate {
+	obj := w.resource(name, func(s *bunqv1alpha1.BunqPinnedCertificateSpec) { s.Suspend = true })
+	waitReason(obj, bunqv1alpha1.ReasonSuspended)
+	cur := get(obj)
+	set(&cur.Status)
+	Expect(k8sClient.Status().Update(ctx, cur)).To(Succeed())
+	cur = get(obj)
+	patch := client.MergeFrom(cur.DeepCopy())
+	cur.Spec.Suspend = false
+	Expect(k8sClient.Patch(ctx, cur, patch)).To(Succeed())
+	return obj
+}

@@ -176,22 +176,16 @@ var _ = Describe("Unknown outcomes, at the bound", func() {
 		crt := w.issue("hooks-tls", "hooks.example.com")
 		late := w.emu.PinOutOfBand(w.apiKey, chainOf(crt).pems...) // a request that committed late
 		var gone []int64
-		obj := w.resource("hooks", func(s *bunqv1alpha1.BunqPinnedCertificateSpec) { s.Suspend = true })
-		waitReason(obj, bunqv1alpha1.ReasonSuspended)
-		cur := get(obj)
-		due := metav1.NewTime(testNow().Add(-time.Minute).Truncate(time.Second))
-		cur.Status.UserID = w.emu.UserID(w.apiKey)
-		cur.Status.Unsettled = []bunqv1alpha1.UnsettledPin{{Fingerprint: chainOf(crt).fingerprint, SettleAfter: due}}
-		for len(cur.Status.Unsettled) < bunqv1alpha1.MaxUnsettled {
-			abandoned := chainOf(w.pki.served("hooks.example.com"))
-			gone = append(gone, w.emu.PinOutOfBand(w.apiKey, abandoned.pems...))
-			cur.Status.Unsettled = append(cur.Status.Unsettled, bunqv1alpha1.UnsettledPin{Fingerprint: abandoned.fingerprint, SettleAfter: due})
-		}
-		Expect(k8sClient.Status().Update(ctx, cur)).To(Succeed())
-		suspended := get(obj)
-		patch := client.MergeFrom(suspended.DeepCopy())
-		suspended.Spec.Suspend = false
-		Expect(k8sClient.Patch(ctx, suspended, patch)).To(Succeed())
+		obj := w.resumeWith("hooks", func(st *bunqv1alpha1.BunqPinnedCertificateStatus) {
+			due := metav1.NewTime(testNow().Add(-time.Minute).Truncate(time.Second))
+			st.UserID = w.emu.UserID(w.apiKey)
+			st.Unsettled = []bunqv1alpha1.UnsettledPin{{Fingerprint: chainOf(crt).fingerprint, SettleAfter: due}}
+			for len(st.Unsettled) < bunqv1alpha1.MaxUnsettled {
+				abandoned := chainOf(w.pki.served("hooks.example.com"))
+				gone = append(gone, w.emu.PinOutOfBand(w.apiKey, abandoned.pems...))
+				st.Unsettled = append(st.Unsettled, bunqv1alpha1.UnsettledPin{Fingerprint: abandoned.fingerprint, SettleAfter: due})
+			}
+		})
 
 		got := waitPinned(obj, crt)
 		Expect(got.Status.PinnedCertificateID).To(Equal(late), "the late pin is adopted")
@@ -318,17 +312,11 @@ var _ = Describe("Duplicates", func() {
 
 		// b records a second pin of the same chain, as an older version could leave it.
 		dup := w.emu.PinOutOfBand(w.apiKey, chainOf(crt).pems...)
-		b := other.resource("hooks", func(s *bunqv1alpha1.BunqPinnedCertificateSpec) { s.Suspend = true })
-		waitReason(b, bunqv1alpha1.ReasonSuspended)
-		cur := get(b)
-		now := metav1.NewTime(testNow())
-		cur.Status.PinnedCertificateID, cur.Status.Fingerprint, cur.Status.UserID = dup, chainOf(crt).fingerprint, w.emu.UserID(w.apiKey)
-		cur.Status.LastSyncTime = &now
-		Expect(k8sClient.Status().Update(ctx, cur)).To(Succeed())
-		cur = get(b)
-		patch := client.MergeFrom(cur.DeepCopy())
-		cur.Spec.Suspend = false
-		Expect(k8sClient.Patch(ctx, cur, patch)).To(Succeed())
+		b := other.resumeWith("hooks", func(st *bunqv1alpha1.BunqPinnedCertificateStatus) {
+			now := metav1.NewTime(testNow())
+			st.PinnedCertificateID, st.Fingerprint, st.UserID = dup, chainOf(crt).fingerprint, w.emu.UserID(w.apiKey)
+			st.LastSyncTime = &now
+		})
 		waitReason(b, bunqv1alpha1.ReasonPinned)
 		Expect(w.pinsOnBunq()).To(HaveLen(2))
 
