@@ -82,7 +82,6 @@ func (p *pass) finalize(ctx context.Context) (ctrl.Result, error) {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	p.gone = true
-	certificateNotAfter.DeleteLabelValues(p.obj.Namespace, p.obj.Name)
 	p.r.forget(ctx, client.ObjectKeyFromObject(p.obj))
 	return ctrl.Result{}, nil
 }

@@ -45,12 +45,22 @@ var (
 	})
 	syncErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "bunq_pinning_sync_errors_total",
-		Help: "Failed syncs by Ready reason.",
+		Help: "Failed syncs by Ready reason: every one, also while the reason stays the same.",
 	}, []string{"reason"})
+	readyGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "bunq_pinning_ready",
+		Help: "1 when the BunqPinnedCertificate is Ready, else 0.",
+	}, []string{"namespace", "name"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(apiRequests, apiDuration, certificateNotAfter, rotations, syncErrors)
+	metrics.Registry.MustRegister(apiRequests, apiDuration, certificateNotAfter, rotations, syncErrors, readyGauge)
+}
+
+// forgetSeries removes the series of a resource that is gone.
+func forgetSeries(namespace, name string) {
+	certificateNotAfter.DeleteLabelValues(namespace, name)
+	readyGauge.DeleteLabelValues(namespace, name)
 }
 
 // ObserveBunqCall records one bunq call; main passes it to the bunq client.

@@ -126,9 +126,11 @@ func (r *BunqPinnedCertificateReconciler) Reconcile(ctx context.Context, req ctr
 	return p.sync(ctx)
 }
 
-// forget drops what was kept for a resource that is gone: its place in the
-// pin table, its use of an account, and the Secrets no resource names any more.
+// forget drops what was kept for a resource that is gone: its metric series,
+// its place in the pin table, its use of an account, and the Secrets no
+// resource names any more.
 func (r *BunqPinnedCertificateReconciler) forget(ctx context.Context, key types.NamespacedName) {
+	forgetSeries(key.Namespace, key.Name)
 	uid, ok := r.uids.LoadAndDelete(key)
 	if !ok {
 		return

@@ -84,6 +84,11 @@ func (p *pass) report(status metav1.ConditionStatus, reason, message string) {
 	old := meta.FindStatusCondition(p.obj.Status.Conditions, bunqv1alpha1.ConditionReady)
 	changed := old == nil || old.Status != status || old.Reason != reason || old.Message != message
 	meta.SetStatusCondition(&p.obj.Status.Conditions, cond)
+	up := 0.0
+	if status == metav1.ConditionTrue {
+		up = 1
+	}
+	readyGauge.WithLabelValues(p.obj.Namespace, p.obj.Name).Set(up)
 	if !changed {
 		return
 	}
@@ -96,7 +101,6 @@ func (p *pass) report(status metav1.ConditionStatus, reason, message string) {
 	eventType := corev1.EventTypeNormal
 	if status == metav1.ConditionFalse && !progressing(reason) {
 		eventType = corev1.EventTypeWarning
-		syncErrors.WithLabelValues(reason).Inc()
 	}
 	p.event(eventType, reason, message)
 }
@@ -154,6 +158,9 @@ func (p *pass) writeStatus(ctx context.Context) error {
 func (p *pass) fail(err error) (ctrl.Result, error) {
 	reason, message := classify(err)
 	p.report(metav1.ConditionFalse, reason, message)
+	if !progressing(reason) {
+		syncErrors.WithLabelValues(reason).Inc() // every failed sync, so a steady failure keeps counting
+	}
 	var ce *chainError
 	switch {
 	case errors.Is(err, errConflict):
