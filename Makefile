@@ -62,6 +62,12 @@ soak: envtest build ## The reliability scenarios (crash, faults, failover, API s
 	go test ./test/reliability/... -count=1 -v -timeout 3h -args -rounds=$(SOAK_ROUNDS) 2>&1 | tee bin/soak.log
 	@echo; grep '^FIGURES' bin/soak.log
 
+BENCH_ARGS ?=
+
+.PHONY: bench
+bench: envtest build emulator ## Benchmarks: rotation latency, cold start under bunq's limits, resync, memory (docs/benchmarks.md). BENCH_ARGS passes flags.
+	go run ./hack/bench $(BENCH_ARGS)
+
 .PHONY: test-e2e
 test-e2e: envtest build emulator kubectl ## Black-box tests: the built binaries driven by kubectl (part of make test).
 	KUBECTL="$(KUBECTL)" go test ./test/e2e/... -count=1 -v

@@ -55,7 +55,7 @@ func init() {
 	utilruntime.Must(bunqv1alpha1.AddToScheme(scheme))
 }
 
-// config holds the flags of design.md.
+// config holds the manager's flags; docs/configuration.md lists them.
 type config struct {
 	productionURL, sandboxURL string
 	contextNamespace          string

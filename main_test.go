@@ -20,6 +20,8 @@ import (
 	"bufio"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -112,5 +114,33 @@ func TestFlagsRefuseClearTextAndScaledRealBunq(t *testing.T) {
 				t.Fatalf("got %v, want an error about %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestMakeTargetsInDocsExist: every `make <target>` the README or docs/ tell a
+// user to run is a target of the Makefile (make -n runs nothing).
+func TestMakeTargetsInDocsExist(t *testing.T) {
+	files, err := filepath.Glob("docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	target := regexp.MustCompile("`(?:[A-Z_]+=\\S+ )*make ([a-z][a-z0-9-]*)")
+	for _, f := range append(files, "README.md") {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range target.FindAllStringSubmatch(string(data), -1) {
+			seen[m[1]] = true
+		}
+	}
+	if !seen["test"] || !seen["bench"] {
+		t.Fatalf("found %v; the docs name make test and make bench at least", seen)
+	}
+	for name := range seen {
+		if out, err := exec.Command("make", "-n", name).CombinedOutput(); err != nil {
+			t.Errorf("the docs say `make %s`, which the Makefile does not have: %s", name, out)
+		}
 	}
 }
