@@ -184,9 +184,13 @@ var _ = Describe("The BunqPinnedCertificate API", func() {
 		version := crd.Spec.Versions[0]
 		Expect(version.Subresources.Status).NotTo(BeNil())
 
-		columns := map[string]string{}
+		columns, wide := map[string]string{}, map[string]string{}
 		for _, c := range version.AdditionalPrinterColumns {
-			columns[c.Name] = c.JSONPath
+			if c.Priority == 0 {
+				columns[c.Name] = c.JSONPath
+			} else {
+				wide[c.Name] = c.JSONPath
+			}
 		}
 		Expect(columns).To(Equal(map[string]string{
 			"Secret":    ".spec.secretName",
@@ -196,5 +200,9 @@ var _ = Describe("The BunqPinnedCertificate API", func() {
 			"Expires":   ".status.certificate.notAfter",
 			"Age":       ".metadata.creationTimestamp",
 		}))
+		Expect(wide).To(Equal(map[string]string{
+			"User":      ".status.userID",
+			"Last Sync": ".status.lastSyncTime",
+		}), "kubectl get bpc -o wide adds these")
 	})
 })
