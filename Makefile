@@ -1,5 +1,7 @@
-# Image URL to use all building/pushing image targets
-IMG ?= ghcr.io/pinq-dev/bunq-pinning-operator:latest
+# The release this tree builds, and the image it is published as: always a
+# version tag, never latest. Build your own with IMG=<registry>/<name>:<tag>.
+RELEASE ?= v0.1.0
+IMG ?= ghcr.io/pinq-dev/bunq-pinning-operator:$(RELEASE)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 # The Kubernetes version of the local control plane used by tests.
@@ -91,8 +93,12 @@ run: manifests generate fmt vet ## Run the manager from your host against the cu
 	go run -ldflags "$(LDFLAGS)" . $(ARGS)
 
 .PHONY: docker-build
-docker-build: ## Build the operator image (needs a Docker engine).
+docker-build: ## Build the operator image IMG (needs a Docker engine).
 	docker build --build-arg VERSION=$(VERSION) -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push the operator image IMG to its registry.
+	docker push $(IMG)
 
 .PHONY: build-installer
 build-installer: manifests kustomize ## Write dist/install.yaml, the one-file install (committed).

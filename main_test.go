@@ -144,3 +144,20 @@ func TestMakeTargetsInDocsExist(t *testing.T) {
 		}
 	}
 }
+
+// TestInstallerPullsAVersionedImage: the one-file install never pulls latest.
+func TestInstallerPullsAVersionedImage(t *testing.T) {
+	data, err := os.ReadFile("dist/install.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	images := regexp.MustCompile(`(?m)^\s+image:\s*(\S+)$`).FindAllStringSubmatch(string(data), -1)
+	if len(images) == 0 {
+		t.Fatal("dist/install.yaml names no image")
+	}
+	for _, m := range images {
+		if !regexp.MustCompile(`:v\d+\.\d+\.\d+$`).MatchString(m[1]) {
+			t.Errorf("dist/install.yaml pulls %s; images carry a version tag, never latest", m[1])
+		}
+	}
+}
