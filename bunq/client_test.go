@@ -633,3 +633,28 @@ func TestUnsignedRefusalsAreUnavailable(t *testing.T) {
 		t.Errorf("%d installations, want 1: an unsigned 401 never resets the installation", n)
 	}
 }
+
+// A sandbox user's key is made without any key, and works at once; bunq's
+// production host has no such endpoint.
+func TestCreateSandboxUser(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, bunqtest.Options{})
+	ctx := context.Background()
+	keyless := e.newClient(t, func(o *bunq.Options) { o.APIKey = "" })
+	key, err := keyless.CreateSandboxUser(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(key, bunq.SandboxKeyPrefix) || e.emu.UserID(key) == 0 {
+		t.Fatalf("got %q, want a sandbox key the emulator knows", key)
+	}
+	c := e.newClient(t, func(o *bunq.Options) { o.APIKey, o.Store = key, &bunq.MemoryStore{} })
+	if _, err := c.PinCertificateChain(ctx, chain("hooks.example.com", "Example Intermediate")); err != nil {
+		t.Fatalf("the new key does not work: %v", err)
+	}
+
+	prod := newEnv(t, bunqtest.Options{Production: true})
+	if _, err := prod.newClient(t, func(o *bunq.Options) { o.APIKey = "" }).CreateSandboxUser(ctx); !bunq.IsNotFound(err) {
+		t.Fatalf("production: got %v, want not found", err)
+	}
+}

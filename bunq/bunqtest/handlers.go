@@ -414,3 +414,14 @@ func (s *Server) deletePin(c call) reply {
 	delete(s.pins, p.id)
 	return okReply([]object{})
 }
+
+// POST /v1/sandbox-user-person: the sandbox only, no authentication; a new
+// UserPerson and its API key.
+func (s *Server) sandboxUser(c call) reply {
+	if s.opts.Production {
+		return errorReply(http.StatusNotFound, TextNotFound)
+	}
+	key := "sandbox_" + newToken()
+	s.keys[key] = &apiKey{secret: key, userID: s.newID(), userType: "UserPerson", ips: map[string]bool{}}
+	return okReply([]object{{"ApiKey": object{"api_key": key}}})
+}

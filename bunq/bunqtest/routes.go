@@ -45,6 +45,7 @@ const (
 	EndpointEndSession   = "session/{id}"
 	EndpointPins         = "user/{userID}/certificate-pinned"
 	EndpointPin          = "user/{userID}/certificate-pinned/{id}"
+	EndpointSandboxUser  = "sandbox-user-person"
 )
 
 // match finds the endpoint of a path, and its handler for the method (nil when
@@ -57,7 +58,8 @@ func match(method, path string) route {
 	var endpoint string
 	var args []int64
 	switch {
-	case len(parts) == 1 && (parts[0] == EndpointInstallation || parts[0] == EndpointDeviceServer || parts[0] == EndpointSession):
+	case len(parts) == 1 && (parts[0] == EndpointInstallation || parts[0] == EndpointDeviceServer || parts[0] == EndpointSession ||
+		parts[0] == EndpointSandboxUser):
 		endpoint = parts[0]
 	case len(parts) == 2 && parts[0] == "session":
 		endpoint = EndpointEndSession
@@ -82,6 +84,7 @@ var handlers = map[string]handler{
 	"GET " + EndpointPins:          (*Server).listPins,
 	"GET " + EndpointPin:           (*Server).readPin,
 	"DELETE " + EndpointPin:        (*Server).deletePin,
+	"POST " + EndpointSandboxUser:  (*Server).sandboxUser,
 }
 
 // numbers parses path ids; nil when any is not a number.

@@ -61,6 +61,9 @@ type Options struct {
 	// RequireSignatures demands a request signature on every call after installation;
 	// bunq itself demands one on session-server only and checks it elsewhere when present.
 	RequireSignatures bool
+	// Production makes the emulator bunq's production host, which has no
+	// sandbox-user-person endpoint.
+	Production bool
 	// Log, when set, receives one line per call.
 	Log func(line string)
 	// Now is the clock; defaults to time.Now.
