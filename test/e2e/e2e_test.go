@@ -94,6 +94,17 @@ func TestEndToEnd(t *testing.T) {
 	e.kubectl("delete", "bpc/hooks", "-n", "payments", "--timeout=60s")
 	e.expectPins(map[string]string{})
 	e.kubectl("get", "lease/bunq-pinning-operator.pinq.dev", "-n", "bunq-pinning-system")
+
+	// The samples as the README applies them, where cert-manager is installed
+	// (its Certificate CRD stands in for it): the API server accepts them all.
+	e.kubectl("apply", "-f", filepath.Join(root, "test", "e2e", "testdata", "cert-manager-certificate-crd.yaml"))
+	e.kubectl("wait", "--for=condition=Established", "crd/certificates.cert-manager.io", "--timeout=30s")
+	out := e.kubectl("apply", "-k", filepath.Join(root, "config", "samples"), "--dry-run=server")
+	for _, want := range []string{"namespace/payments", "certificate.cert-manager.io/hooks", "secret/bunq-api-key", "bunqpinnedcertificate.bunq.pinq.dev/hooks"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kubectl apply -k config/samples/ did not apply %s:\n%s", want, out)
+		}
+	}
 }
 
 // kubectl runs kubectl against the local control plane and fails on an error.
