@@ -24,6 +24,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -32,6 +33,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -64,6 +66,9 @@ type config struct {
 	maxConcurrent             int
 	metricsAddr, probeAddr    string
 	secureMetrics             bool
+	metricsCertPath           string
+	metricsCertName           string
+	metricsCertKey            string
 	leaderElect               bool
 	timeScale                 float64
 }
@@ -78,6 +83,9 @@ func parseFlags() (config, zap.Options) {
 	flag.IntVar(&c.maxConcurrent, "max-concurrent-reconciles", 8, "Resources reconciled at once; more than bunq's 5 POSTs per window keeps the window full.")
 	flag.StringVar(&c.metricsAddr, "metrics-bind-address", "0", "Metrics endpoint address: :8443 for HTTPS, :8080 for HTTP, 0 to disable.")
 	flag.BoolVar(&c.secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with authentication and authorization.")
+	flag.StringVar(&c.metricsCertPath, "metrics-cert-path", "", "Folder of the metrics server's certificate (e.g. a mounted cert-manager Secret); empty: a self-signed one. Renewals are picked up.")
+	flag.StringVar(&c.metricsCertName, "metrics-cert-name", "tls.crt", "Certificate file in --metrics-cert-path.")
+	flag.StringVar(&c.metricsCertKey, "metrics-cert-key", "tls.key", "Key file in --metrics-cert-path.")
 	flag.StringVar(&c.probeAddr, "health-probe-bind-address", ":8081", "Health probe endpoint address.")
 	flag.BoolVar(&c.leaderElect, "leader-elect", false, "Enable leader election, so that only one manager is active.")
 	flag.Float64Var(&c.timeScale, "bunq-time-scale", 1, "Only for the bunq emulator: divide bunq's rate-limit windows, the request timeout and the key backoff by this, to match an emulator run with --time-scale.")
@@ -154,6 +162,15 @@ func run(c config) error {
 	if c.secureMetrics {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
+	var certs *certwatcher.CertWatcher
+	if c.metricsCertPath != "" {
+		var err error
+		certs, err = certwatcher.New(filepath.Join(c.metricsCertPath, c.metricsCertName), filepath.Join(c.metricsCertPath, c.metricsCertKey))
+		if err != nil {
+			return fmt.Errorf("metrics certificate: %w", err)
+		}
+		metricsOpts.TLSOpts = append(metricsOpts.TLSOpts, func(t *tls.Config) { t.GetCertificate = certs.GetCertificate })
+	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsOpts,
@@ -181,6 +198,11 @@ func run(c config) error {
 	}
 	if err := r.SetupWithManager(mgr, c.maxConcurrent); err != nil {
 		return err
+	}
+	if certs != nil {
+		if err := mgr.Add(certs); err != nil { // reloads the certificate when it changes
+			return err
+		}
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err

@@ -1,0 +1,78 @@
+/*
+Copyright 2026 The bunq-pinning-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package e2e
+
+import (
+	"crypto/tls"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pinq-dev/bunq-pinning-operator/bunq/bunqtest"
+	"github.com/pinq-dev/bunq-pinning-operator/test/localstack"
+)
+
+// TestMetricsServeTheGivenCertificate: with --metrics-cert-path the metrics
+// endpoint presents that certificate, not a self-signed one. Only the TLS
+// handshake is looked at; no request is made.
+func TestMetricsServeTheGivenCertificate(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := localstack.Start(localstack.Options{Root: root, APIKeys: []string{apiKey}, InstallCRD: true})
+	t.Cleanup(func() { _ = s.Stop() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	crt, key := bunqtest.NewCA("Metrics CA").Leaf("metrics.bunq-pinning-system.svc", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	for name, data := range map[string]string{"tls.crt": crt, "tls.key": key} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	if err := s.StartOperator("--metrics-bind-address", addr, "--metrics-cert-path", dir); err != nil {
+		t.Fatal(err)
+	}
+
+	want := bunqtest.ParseCertificatePEM(crt).SerialNumber
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // only the presented certificate is read
+		if err == nil {
+			got := conn.ConnectionState().PeerCertificates[0].SerialNumber
+			_ = conn.Close()
+			if got.Cmp(want) != 0 {
+				t.Fatalf("the metrics endpoint presents certificate %x, want the given one %x", got, want)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the metrics endpoint did not come up on %s: %v (log %s)", addr, err, s.Log("manager"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
