@@ -27,7 +27,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -212,11 +211,7 @@ func retryable(method string, err error) bool {
 	if !IsUnavailable(err) {
 		return false
 	}
-	if method == http.MethodGet || method == http.MethodDelete {
-		return true
-	}
-	var op *net.OpError
-	return e.StatusCode == 0 && errors.As(e.Err, &op) && op.Op == "dial"
+	return method == http.MethodGet || method == http.MethodDelete || IsNotSent(err)
 }
 
 // backoff is full-jitter exponential: a random wait up to Initial·2^(n-1), capped at Max.

@@ -658,3 +658,24 @@ func TestCreateSandboxUser(t *testing.T) {
 		t.Fatalf("production: got %v, want not found", err)
 	}
 }
+
+// A refused connection never reached bunq; a reset after sending may have.
+func TestIsNotSent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, bunqtest.Options{})
+	ctx := context.Background()
+	if _, err := e.client.UserID(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.emu.Inject(bunqtest.Fault{Method: http.MethodPost, Endpoint: bunqtest.EndpointPins, ResetAfter: true, Times: 1})
+	_, err := e.client.PinCertificateChain(ctx, chain("a.example.com", "Example Intermediate"))
+	if err == nil || bunq.IsNotSent(err) {
+		t.Fatalf("a reset after the call: %v; want an error that may have been carried out", err)
+	}
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	c := e.newClient(t, func(o *bunq.Options) { o.BaseURL = closed.URL + "/v1"; o.Store = &bunq.MemoryStore{} })
+	if _, err := c.UserID(ctx); !bunq.IsNotSent(err) {
+		t.Fatalf("a refused connection: %v; want IsNotSent", err)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"unicode"
@@ -147,6 +148,14 @@ func IsSignatureInvalid(err error) bool {
 	e, ok := asError(err)
 	return ok && (e.StatusCode == StatusSignatureRequired ||
 		e.StatusCode == http.StatusBadRequest && e.has(textSignatureInvalid))
+}
+
+// IsNotSent reports a call that never reached bunq: the connection could not
+// be made, so nothing was carried out.
+func IsNotSent(err error) bool {
+	e, ok := asError(err)
+	var op *net.OpError
+	return ok && e.StatusCode == 0 && errors.As(e.Err, &op) && op.Op == "dial"
 }
 
 // IsUnavailable reports bunq being down or unreachable: no reply, 5xx,

@@ -120,11 +120,11 @@ func (p *pass) create(ctx context.Context, acc *account, c *chain) (int64, error
 	return id, nil
 }
 
-// definitelyNotPinned says bunq itself answered a pin with a refusal: nothing
-// was created.
+// definitelyNotPinned says nothing was created: bunq itself refused the pin,
+// or the request never reached it.
 func definitelyNotPinned(err error) bool {
 	var be *bunq.Error
-	return errors.As(err, &be) && !be.Unsigned && be.StatusCode >= 400 && be.StatusCode < 500
+	return bunq.IsNotSent(err) || errors.As(err, &be) && !be.Unsigned && be.StatusCode >= 400 && be.StatusCode < 500
 }
 
 // record makes id the current pin and keeps the one it replaces for the overlap.

@@ -82,6 +82,9 @@ func TestControllers(t *testing.T) {
 
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	// A loaded CI machine can take more than Gomega's 1 s default for a pass.
+	SetDefaultEventuallyTimeout(10 * time.Second)
+	SetDefaultEventuallyPollingInterval(20 * time.Millisecond)
 	ctx, cancel = context.WithCancel(context.TODO())
 
 	Expect(bunqv1alpha1.AddToScheme(scheme.Scheme)).To(Succeed())
