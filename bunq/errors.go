@@ -138,6 +138,10 @@ func IsIPNotPermitted(err error) bool {
 	return ok && e.StatusCode == http.StatusBadRequest && e.has(textCredentialsIncorrect)
 }
 
+// IsKeyRefused reports bunq refusing the API key itself, in a reply it signed:
+// the credentials or IP error, or a rejected session (after a fresh one).
+func IsKeyRefused(err error) bool { return IsIPNotPermitted(err) || IsUnauthorized(err) }
+
 // IsSignatureInvalid reports a signature problem either way: bunq rejecting the
 // request's signature (400 or 466), or a reply failing the server signature check.
 func IsSignatureInvalid(err error) bool {

@@ -119,7 +119,7 @@ func (c *Client) ensureSession(ctx context.Context, since time.Time) (session, e
 		return session{}, err
 	}
 	if err := c.refresh(ctx); err != nil {
-		if IsIPNotPermitted(err) || IsUnauthorized(err) {
+		if IsKeyRefused(err) {
 			c.session.mu.Lock()
 			c.session.refusedAt, c.session.refusedErr = c.opts.Now(), err
 			c.session.mu.Unlock()

@@ -39,27 +39,33 @@ func checkAPIKeyRef(secret, key string) error {
 	return nil
 }
 
-// apiKeyFrom trims the value of an API key Secret and checks that it looks like
-// a bunq API key (design.md Behaviour 10); the value never appears in a message.
+// apiKeyFrom trims the value of an API key Secret (nil when the key is
+// missing) and checks that it looks like a bunq API key (design.md Behaviour
+// 10); the value never appears in a message.
 func apiKeyFrom(secret, key string, value []byte) (string, error) {
-	where := "Secret " + secret + " key " + key
 	apiKey := strings.TrimSpace(string(value))
-	bad := func(why string) error {
-		return &inputError{reason: bunqv1alpha1.ReasonInvalidAPIKey,
-			msg: where + " does not hold a bunq API key: " + why + "; it was not sent to bunq"}
-	}
 	switch {
 	case apiKey == "":
 		return "", &inputError{reason: bunqv1alpha1.ReasonAPIKeyNotFound, msg: "Secret " + secret + " has no key " + key + " or it is empty"}
 	case strings.Contains(apiKey, "-----BEGIN"):
-		return "", bad("it holds a PEM block (a key or certificate)")
+		return "", notAnAPIKey(secret, key, "it holds a PEM block (a key or certificate)")
 	case len(apiKey) > maxAPIKeyBytes:
-		return "", bad("it is longer than 256 bytes")
+		return "", tooLongAPIKey(secret, key)
 	}
 	for _, r := range apiKey {
 		if r <= ' ' || r > '~' {
-			return "", bad("it has white space or characters other than printable ASCII inside")
+			return "", notAnAPIKey(secret, key, "it has white space or characters other than printable ASCII inside")
 		}
 	}
 	return apiKey, nil
+}
+
+// tooLongAPIKey refuses a value over 256 bytes, whether read or too large to read.
+func tooLongAPIKey(secret, key string) error {
+	return notAnAPIKey(secret, key, "it is longer than 256 bytes")
+}
+
+func notAnAPIKey(secret, key, why string) error {
+	return &inputError{reason: bunqv1alpha1.ReasonInvalidAPIKey,
+		msg: "Secret " + secret + " key " + key + " does not hold a bunq API key: " + why + "; it was not sent to bunq"}
 }

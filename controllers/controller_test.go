@@ -144,32 +144,13 @@ var _ = Describe("Crash recovery", func() {
 	var w *world
 	BeforeEach(func() { w = newWorld() })
 
-	// crashed makes a suspended resource whose status says a pin of pending was
-	// requested and not recorded, as a manager killed mid-pin leaves it.
-	crashed := func(pending string, status bunqv1alpha1.BunqPinnedCertificateStatus) *bunqv1alpha1.BunqPinnedCertificate {
-		obj := w.resource("hooks", func(s *bunqv1alpha1.BunqPinnedCertificateSpec) { s.Suspend = true })
-		waitReason(obj, bunqv1alpha1.ReasonSuspended)
-		cur := get(obj)
-		status.Conditions = cur.Status.Conditions
-		status.Pending = pending
-		cur.Status = status
-		Expect(k8sClient.Status().Update(ctx, cur)).To(Succeed())
-		return obj
-	}
-	resume := func(obj *bunqv1alpha1.BunqPinnedCertificate) {
-		cur := get(obj)
-		patch := client.MergeFrom(cur.DeepCopy())
-		cur.Spec.Suspend = false
-		Expect(k8sClient.Patch(ctx, cur, patch)).To(Succeed())
-	}
-
+	// A manager killed mid-pin leaves the chain as pending, never recorded.
 	It("adopts the pin a crash left unrecorded and removes duplicates", func() {
 		crt := w.issue("hooks-tls", "hooks.example.com")
 		c := chainOf(crt)
 		w.emu.PinOutOfBand(w.apiKey, c.pems...)
 		newest := w.emu.PinOutOfBand(w.apiKey, c.pems...)
-		obj := crashed(c.fingerprint, bunqv1alpha1.BunqPinnedCertificateStatus{})
-		resume(obj)
+		obj := w.resumeWith("hooks", func(st *bunqv1alpha1.BunqPinnedCertificateStatus) { st.Pending = c.fingerprint })
 		got := waitPinned(obj, crt)
 		Expect(got.Status.PinnedCertificateID).To(Equal(newest))
 		Expect(got.Status.Pending).To(BeEmpty())
@@ -185,9 +166,9 @@ var _ = Describe("Crash recovery", func() {
 		abandoned := chainOf(w.pki.served("hooks.example.com"))
 		leftover := w.emu.PinOutOfBand(w.apiKey, abandoned.pems...)
 		current := w.issue("hooks-tls", "hooks.example.com")
-		obj := crashed(abandoned.fingerprint, bunqv1alpha1.BunqPinnedCertificateStatus{
-			PinnedCertificateID: oldID, Fingerprint: chainOf(old).fingerprint, UserID: w.emu.UserID(w.apiKey)})
-		resume(obj)
+		obj := w.resumeWith("hooks", func(st *bunqv1alpha1.BunqPinnedCertificateStatus) {
+			st.Pending, st.PinnedCertificateID, st.Fingerprint, st.UserID = abandoned.fingerprint, oldID, chainOf(old).fingerprint, w.emu.UserID(w.apiKey)
+		})
 		got := waitPinned(obj, current)
 		Eventually(w.pinsOnBunq).WithTimeout(settleTimeout).ShouldNot(HaveKey(leftover))
 		Expect(w.pinsOnBunq()).To(HaveKey(got.Status.PinnedCertificateID))
@@ -261,7 +242,7 @@ var _ = Describe("Drift, deletion and suspension", func() {
 
 	// A namespace deletion removes the API key Secret too, often first.
 	deleteKey := func(obj *bunqv1alpha1.BunqPinnedCertificate) {
-		Expect(k8sClient.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "bunq-api-key", Namespace: w.ns}})).To(Succeed())
+		w.deleteSecret("bunq-api-key")
 		waitReason(obj, bunqv1alpha1.ReasonAPIKeyNotFound)
 	}
 	deleteResource := func(obj *bunqv1alpha1.BunqPinnedCertificate) {

@@ -45,9 +45,8 @@ func (p *pass) finalize(ctx context.Context) (ctrl.Result, error) {
 		return ctrl.Result{}, nil
 	}
 	ids := p.ownedIDs()
-	st := &p.obj.Status
 	switch {
-	case len(ids) == 0 && st.Pending == "" && len(st.Unsettled) == 0:
+	case len(ids) == 0 && !p.settling():
 	case p.obj.Spec.DeletionPolicy == bunqv1alpha1.DeletionPolicyRetain:
 		p.event(corev1.EventTypeNormal, "Retained", fmt.Sprintf("deletionPolicy is Retain: pins %v stay on bunq", ids))
 	case p.obj.Spec.Suspend:
@@ -57,6 +56,7 @@ func (p *pass) finalize(ctx context.Context) (ctrl.Result, error) {
 			return p.fail(err)
 		}
 		wait, err := p.unpinAll(ctx, ids)
+		err = keyGone(err)
 		var ie *inputError
 		switch {
 		case errors.As(err, &ie):
@@ -138,22 +138,22 @@ func (p *pass) unpinAll(ctx context.Context, ids []int64) (time.Duration, error)
 		return 0, err
 	}
 	if err := p.resolveUser(ctx, acc); err != nil {
-		return 0, keyGone(err)
+		return 0, err
 	}
 	p.recoverPending()
 	wait, err := p.settle(ctx, acc, "")
 	if err != nil || wait > 0 {
-		return wait, keyGone(err)
+		return wait, err
 	}
 	st := &p.obj.Status
 	if st.PinnedCertificateID != 0 {
 		if _, err := p.release(ctx, acc, st.Fingerprint, st.PinnedCertificateID); err != nil {
-			return 0, keyGone(err)
+			return 0, err
 		}
 	}
 	for _, prev := range st.Previous {
 		if _, err := p.release(ctx, acc, prev.Fingerprint, prev.ID); err != nil {
-			return 0, keyGone(err)
+			return 0, err
 		}
 	}
 	if len(ids) > 0 {

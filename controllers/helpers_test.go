@@ -47,9 +47,7 @@ type world struct {
 }
 
 func newWorld() *world {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	w := &world{ns: newNamespace(), apiKey: "sandbox_" + hex.EncodeToString(b[:]), pki: newTestPKI()}
+	w := &world{ns: newNamespace(), apiKey: randomAPIKey(), pki: newTestPKI()}
 	emu, err := bunqtest.New(bunqtest.Options{DisableRateLimits: true}, w.apiKey)
 	Expect(err).NotTo(HaveOccurred())
 	srv := httptest.NewServer(emu)
@@ -59,6 +57,13 @@ func newWorld() *world {
 	w.secret("bunq-api-key", map[string][]byte{"api-key": []byte(w.apiKey)}, corev1.SecretTypeOpaque)
 	DeferCleanup(w.assertNoKeyMaterialSent)
 	return w
+}
+
+// randomAPIKey makes a sandbox-shaped key no other test uses.
+func randomAPIKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return "sandbox_" + hex.EncodeToString(b[:])
 }
 
 // route sends an API key's clients, and the key-less ones of its context, to an emulator.

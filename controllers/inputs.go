@@ -63,18 +63,12 @@ func (p *pass) account(ctx context.Context) (*account, error) {
 	data, err := p.loadSecret(ctx, ref.Name, bunqv1alpha1.ReasonAPIKeyNotFound, maxAPIKeyValueBytes, key)
 	var tl *tooLargeError
 	if errors.As(err, &tl) {
-		return nil, &inputError{reason: bunqv1alpha1.ReasonInvalidAPIKey, msg: "Secret " + secret + " key " + key +
-			" does not hold a bunq API key: it is longer than 256 bytes; it was not sent to bunq"}
+		return nil, tooLongAPIKey(secret, key)
 	}
 	if err != nil {
 		return nil, err
 	}
-	value, ok := data[key]
-	if !ok {
-		return nil, &inputError{reason: bunqv1alpha1.ReasonAPIKeyNotFound,
-			msg: "Secret " + secret + " has no key " + key + " or it is empty"}
-	}
-	apiKey, err := apiKeyFrom(secret, key, value)
+	apiKey, err := apiKeyFrom(secret, key, data[key])
 	if err != nil {
 		return nil, err
 	}

@@ -115,7 +115,7 @@ func (g *keyGate) leave(probe bool, err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	switch {
-	case refusal(err):
+	case bunq.IsKeyRefused(err):
 		g.proven = false
 		if g.refused != nil && g.clock().Before(g.until) {
 			break // calls in flight together: one refusal, one step of backoff
@@ -130,11 +130,6 @@ func (g *keyGate) leave(probe bool, err error) {
 		close(g.probe)
 		g.probe = nil
 	}
-}
-
-// refusal says bunq refused the key itself, in a signed reply.
-func refusal(err error) bool {
-	return bunq.IsIPNotPermitted(err) || bunq.IsUnauthorized(err)
 }
 
 func (g *keyGate) base() time.Duration {

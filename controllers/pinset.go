@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -56,7 +57,7 @@ type pinSets struct {
 	locks keymutex.KeyMutex
 
 	loadMu sync.Mutex
-	loaded bool
+	loaded atomic.Bool // every pass asks; only the first ones wait
 
 	mu    sync.Mutex
 	users map[userKey]*userPins
@@ -77,9 +78,12 @@ func newPinSets(live client.Reader) *pinSets {
 
 // load fills the table from a live list of every resource, once per process.
 func (s *pinSets) load(ctx context.Context) error {
+	if s.loaded.Load() {
+		return nil
+	}
 	s.loadMu.Lock()
 	defer s.loadMu.Unlock()
-	if s.loaded {
+	if s.loaded.Load() {
 		return nil
 	}
 	list := &bunqv1alpha1.BunqPinnedCertificateList{}
@@ -89,7 +93,7 @@ func (s *pinSets) load(ctx context.Context) error {
 	for i := range list.Items {
 		s.track(&list.Items[i])
 	}
-	s.loaded = true
+	s.loaded.Store(true)
 	return nil
 }
 

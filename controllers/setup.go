@@ -18,8 +18,10 @@ package controllers
 
 import (
 	"context"
+	"errors"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
@@ -68,13 +70,27 @@ func (r *BunqPinnedCertificateReconciler) SetupWithManager(mgr ctrl.Manager, max
 // resourcesForSecret maps a Secret to the resources that name it, as TLS Secret
 // or as API key Secret.
 func (r *BunqPinnedCertificateReconciler) resourcesForSecret(ctx context.Context, secret client.Object) []reconcile.Request {
+	key := client.ObjectKeyFromObject(secret)
+	requests, err := r.resourcesNaming(ctx, key)
+	if err != nil {
+		logf.FromContext(ctx).Error(err, "cannot map a Secret to its resources", "secret", key.Name)
+	} else if len(requests) == 0 {
+		r.secrets.forget(key) // no resource names it (any more)
+	}
+	return requests
+}
+
+// resourcesNaming returns the resources that name a Secret, through the
+// field indexes; a failed lookup is returned with what the others found.
+func (r *BunqPinnedCertificateReconciler) resourcesNaming(ctx context.Context, key types.NamespacedName) ([]reconcile.Request, error) {
 	var requests []reconcile.Request
+	var errs []error
 	seen := map[string]bool{}
 	for _, index := range []string{indexSecretName, indexAPIKeyName} {
 		list := &bunqv1alpha1.BunqPinnedCertificateList{}
-		if err := r.List(ctx, list, client.InNamespace(secret.GetNamespace()),
-			client.MatchingFields{index: secret.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
-			logf.FromContext(ctx).Error(err, "cannot map a Secret to its resources", "secret", secret.GetName())
+		if err := r.List(ctx, list, client.InNamespace(key.Namespace), client.MatchingFields{index: key.Name},
+			client.UnsafeDisableDeepCopy); err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		for _, item := range list.Items {
@@ -84,30 +100,15 @@ func (r *BunqPinnedCertificateReconciler) resourcesForSecret(ctx context.Context
 			}
 		}
 	}
-	if len(requests) == 0 {
-		r.secrets.forget(client.ObjectKeyFromObject(secret)) // no resource names it (any more)
-	}
-	return requests
+	return requests, errors.Join(errs...)
 }
 
 // forgetUnreferencedSecrets drops the kept data of a namespace's Secrets that
 // no resource names any more.
 func (r *BunqPinnedCertificateReconciler) forgetUnreferencedSecrets(ctx context.Context, namespace string) {
 	for _, key := range r.secrets.keys(namespace) {
-		if !r.referenced(ctx, key.Namespace, key.Name) {
+		if requests, err := r.resourcesNaming(ctx, key); err == nil && len(requests) == 0 {
 			r.secrets.forget(key)
 		}
 	}
-}
-
-// referenced says whether some resource names the Secret; on a failed lookup it says yes.
-func (r *BunqPinnedCertificateReconciler) referenced(ctx context.Context, namespace, name string) bool {
-	for _, index := range []string{indexSecretName, indexAPIKeyName} {
-		list := &bunqv1alpha1.BunqPinnedCertificateList{}
-		if err := r.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{index: name},
-			client.UnsafeDisableDeepCopy); err != nil || len(list.Items) > 0 {
-			return true
-		}
-	}
-	return false
 }

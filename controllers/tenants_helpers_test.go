@@ -17,8 +17,6 @@ limitations under the License.
 package controllers
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"sync"
 	"time"
@@ -52,9 +50,7 @@ func (w *world) copyTLS(name string, to *world) {
 
 // newKey adds another API key, of a new bunq user, to the world's emulator.
 func (w *world) newKey() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	key := "sandbox_" + hex.EncodeToString(b[:])
+	key := randomAPIKey()
 	w.emu.AddAPIKey(key, bunqtest.UserOptions{})
 	route(key, w.url)
 	return key

@@ -19,6 +19,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -96,7 +97,7 @@ func (p *pass) settleOne(ctx context.Context, acc *account, u bunqv1alpha1.Unset
 	unlock := p.r.pins.lock(k)
 	defer unlock()
 	for i, id := range set.withFingerprint(u.Fingerprint) {
-		if adopt && i == 0 || p.records(id) || !p.r.pins.removable(k, id, p.obj.UID) {
+		if adopt && i == 0 || slices.Contains(p.ownedIDs(), id) || !p.r.pins.removable(k, id, p.obj.UID) {
 			continue
 		}
 		if err := acc.unpin(ctx, id); err != nil {
@@ -106,18 +107,4 @@ func (p *pass) settleOne(ctx context.Context, acc *account, u bunqv1alpha1.Unset
 		p.event(corev1.EventTypeNormal, "Cleaned", fmt.Sprintf("removed pin %d left by a request whose outcome was unknown", id))
 	}
 	return nil
-}
-
-// records says whether this resource's status records id.
-func (p *pass) records(id int64) bool {
-	st := p.obj.Status
-	if st.PinnedCertificateID == id {
-		return true
-	}
-	for _, prev := range st.Previous {
-		if prev.ID == id {
-			return true
-		}
-	}
-	return false
 }
