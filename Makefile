@@ -33,6 +33,7 @@ help: ## Display this help.
 .PHONY: manifests
 manifests: controller-gen ## Generate the CRD and RBAC manifests from the markers.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+	hack/sync-chart.sh
 
 .PHONY: generate
 generate: controller-gen ## Generate zz_generated.deepcopy.go from the markers.
@@ -51,8 +52,9 @@ vet: ## Run go vet against code.
 	go vet ./...
 
 .PHONY: test
-test: verify-generated verify-installer fmt vet envtest build emulator kubectl ## Run every test against a real API server (what CI runs).
-	KUBECTL="$(KUBECTL)" go test $$(go list ./... | grep -v -e /controllers -e /test/e2e -e /test/reliability) -count=1
+test: verify-generated verify-installer fmt vet envtest build emulator kubectl helm promtool ## Run every test against a real API server (what CI runs).
+	KUBECTL="$(KUBECTL)" go test $$(go list ./... | grep -v -e /controllers -e /test/e2e -e /test/reliability -e /test/chart) -count=1
+	go test ./test/chart/... -count=1 -v
 	KUBECTL="$(KUBECTL)" go test ./test/e2e/... -count=1 -v
 	go test ./test/reliability/... -count=1 -v
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test ./controllers/... -count=1 -v -ginkgo.no-color
@@ -69,6 +71,14 @@ BENCH_ARGS ?=
 .PHONY: bench
 bench: envtest build emulator ## Benchmarks: rotation latency, cold start under bunq's limits, resync, memory (docs/benchmarks.md). BENCH_ARGS passes flags.
 	go run ./hack/bench $(BENCH_ARGS)
+
+.PHONY: test-chart
+test-chart: envtest build emulator helm ## The Helm chart: helm lint, template against dist/install.yaml, install/upgrade/uninstall.
+	go test ./test/chart/... -count=1 -v
+
+.PHONY: test-alerts
+test-alerts: promtool ## Unit-test the alert rules of config/prometheus with promtool.
+	go test ./test/alerts/... -count=1 -v
 
 .PHONY: test-e2e
 test-e2e: envtest build emulator kubectl ## Black-box tests: the built binaries driven by kubectl (part of make test).
@@ -138,6 +148,8 @@ CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 # kubectl from PATH, or one built into bin/ on machines without it.
 KUBECTL ?= $(or $(shell command -v kubectl 2>/dev/null),$(LOCALBIN)/kubectl)
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
+HELM ?= $(LOCALBIN)/helm
+PROMTOOL ?= $(LOCALBIN)/promtool
 ENVTEST_ASSETS ?= $(LOCALBIN)/k8s/$(ENVTEST_K8S_VERSION)-$(GOOS)-$(GOARCH)
 
 .PHONY: controller-gen
@@ -154,6 +166,16 @@ kustomize: | $(LOCALBIN) ## Build kustomize into bin/ if missing or of another v
 kubectl: $(KUBECTL) ## Use kubectl from PATH, or build it into bin/ when there is none.
 $(LOCALBIN)/kubectl:
 	cd hack/tools/kube-apiserver && go build -o $@ k8s.io/kubernetes/cmd/kubectl
+
+.PHONY: helm
+helm: $(HELM) ## Build Helm (hack/tools/helm pins it) into bin/ if missing.
+$(LOCALBIN)/helm:
+	cd hack/tools/helm && go build -o $@ helm.sh/helm/v3/cmd/helm
+
+.PHONY: promtool
+promtool: $(PROMTOOL) ## Build promtool (hack/tools/promtool pins it) into bin/ if missing.
+$(LOCALBIN)/promtool:
+	cd hack/tools/promtool && go build -o $@ github.com/prometheus/prometheus/cmd/promtool
 
 .PHONY: envtest
 envtest: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd ## Build kube-apiserver and etcd for tests into bin/k8s if missing.

@@ -30,6 +30,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -71,6 +72,7 @@ type config struct {
 	metricsCertKey            string
 	leaderElect               bool
 	timeScale                 float64
+	watchNamespaces           []string
 }
 
 func parseFlags() (config, zap.Options) {
@@ -89,6 +91,11 @@ func parseFlags() (config, zap.Options) {
 	flag.StringVar(&c.probeAddr, "health-probe-bind-address", ":8081", "Health probe endpoint address.")
 	flag.BoolVar(&c.leaderElect, "leader-elect", false, "Enable leader election, so that only one manager is active.")
 	flag.Float64Var(&c.timeScale, "bunq-time-scale", 1, "Only for the bunq emulator: divide bunq's rate-limit windows, the request timeout and the key backoff by this, to match an emulator run with --time-scale.")
+	flag.Func("watch-namespaces", "Comma-separated namespaces whose resources and Secrets are served; empty: all. "+
+		"With a list, Roles in those namespaces (and the context namespace) are all the RBAC it needs.", func(v string) error {
+		c.watchNamespaces = splitList(v)
+		return nil
+	})
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -116,7 +123,23 @@ func (c config) validate() error {
 				c.timeScale, u.flag, u.value)
 		}
 	}
+	for _, ns := range c.watchNamespaces {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return fmt.Errorf("--watch-namespaces: %q is not a namespace name: %s", ns, strings.Join(errs, "; "))
+		}
+	}
 	return nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(v string) []string {
+	var items []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
+		}
+	}
+	return items
 }
 
 func isLoopback(host string) bool {
@@ -179,8 +202,7 @@ func run(c config) error {
 		LeaderElectionID:       "bunq-pinning-operator.pinq.dev",
 		// The Lease lives beside the API contexts, also when run outside a pod.
 		LeaderElectionNamespace: c.contextNamespace,
-		// Managed fields are dead weight in the cache.
-		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		Cache:                   cacheOptions(c.watchNamespaces),
 	})
 	if err != nil {
 		return err
@@ -191,6 +213,7 @@ func run(c config) error {
 		Recorder:         mgr.GetEventRecorder("bunq-pinning-operator"),
 		NewClient:        clientFactory(c),
 		ContextNamespace: c.contextNamespace,
+		WatchNamespaces:  c.watchNamespaces,
 		ResyncPeriod:     c.resyncPeriod,
 		// Against the emulator, bunq's time constants run c.timeScale times faster.
 		RefusedKeyBackoff: scaled(controllers.DefaultRefusedKeyBackoff, c.timeScale),
@@ -210,8 +233,23 @@ func run(c config) error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
 	}
-	setupLog.Info("starting manager", "version", version, "contextNamespace", c.contextNamespace, "resyncPeriod", c.resyncPeriod)
+	setupLog.Info("starting manager", "version", version, "contextNamespace", c.contextNamespace, "resyncPeriod", c.resyncPeriod, "watchNamespaces", c.watchNamespaces)
 	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// cacheOptions scopes the cache to the watched namespaces, if any, so that a
+// namespaced install needs no cluster-wide list or watch. The context
+// namespace is read live and need not be cached.
+func cacheOptions(watch []string) cache.Options {
+	// Managed fields are dead weight in the cache.
+	o := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
+	if len(watch) > 0 {
+		o.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range watch {
+			o.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	return o
 }
 
 // scaled divides a bunq time constant by the emulator's time scale.
@@ -229,12 +267,7 @@ func clientFactory(c config) controllers.ClientFactory {
 	if c.timeScale != 1 {
 		limiter = bunq.NewLimiter(bunq.DefaultLimits().Scaled(c.timeScale), true)
 	}
-	var ips []string
-	for _, ip := range strings.Split(c.permittedIPs, ",") {
-		if ip = strings.TrimSpace(ip); ip != "" {
-			ips = append(ips, ip)
-		}
-	}
+	ips := splitList(c.permittedIPs)
 	return func(env bunqv1alpha1.Environment, apiKey string, store bunq.ContextStore) (controllers.BunqClient, error) {
 		base := c.productionURL
 		if env == bunqv1alpha1.EnvironmentSandbox {

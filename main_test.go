@@ -101,6 +101,8 @@ func TestFlagsRefuseClearTextAndScaledRealBunq(t *testing.T) {
 		{"not a URL", func(c *config) { c.productionURL = "api.bunq.com" }, "not an absolute URL"},
 		{"time scale with real bunq", func(c *config) { c.timeScale = 10 }, "emulator only"},
 		{"time scale with real sandbox", func(c *config) { c.productionURL, c.timeScale = "http://127.0.0.1:1/v1", 10 }, "emulator only"},
+		{"watched namespaces", func(c *config) { c.watchNamespaces = splitList(" payments, ,billing ") }, ""},
+		{"watched namespace not a name", func(c *config) { c.watchNamespaces = []string{"Payments_EU"} }, "not a namespace name"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -25,6 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/keymutex"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -53,8 +54,9 @@ type chainKey struct {
 // one user (adopt, pin, unpin) are made under that chain's lock; chains do not
 // interact, so different chains go on in parallel.
 type pinSets struct {
-	live  client.Reader
-	locks keymutex.KeyMutex
+	live       client.Reader
+	namespaces []string // those served; none: all
+	locks      keymutex.KeyMutex
 
 	loadMu sync.Mutex
 	loaded atomic.Bool // every pass asks; only the first ones wait
@@ -71,12 +73,12 @@ type resourceRefs struct {
 	chains map[string]int64
 }
 
-func newPinSets(live client.Reader) *pinSets {
-	return &pinSets{live: live, locks: keymutex.NewHashed(64), users: map[userKey]*userPins{},
+func newPinSets(live client.Reader, namespaces []string) *pinSets {
+	return &pinSets{live: live, namespaces: namespaces, locks: keymutex.NewHashed(64), users: map[userKey]*userPins{},
 		wants: map[chainKey]map[types.UID]int64{}, refs: map[types.UID]resourceRefs{}}
 }
 
-// load fills the table from a live list of every resource, once per process.
+// load fills the table from a live list of every resource served, once per process.
 func (s *pinSets) load(ctx context.Context) error {
 	if s.loaded.Load() {
 		return nil
@@ -86,12 +88,18 @@ func (s *pinSets) load(ctx context.Context) error {
 	if s.loaded.Load() {
 		return nil
 	}
-	list := &bunqv1alpha1.BunqPinnedCertificateList{}
-	if err := s.live.List(ctx, list); err != nil {
-		return err
+	scopes := s.namespaces
+	if len(scopes) == 0 {
+		scopes = []string{metav1.NamespaceAll}
 	}
-	for i := range list.Items {
-		s.track(&list.Items[i])
+	for _, ns := range scopes {
+		list := &bunqv1alpha1.BunqPinnedCertificateList{}
+		if err := s.live.List(ctx, list, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		for i := range list.Items {
+			s.track(&list.Items[i])
+		}
 	}
 	s.loaded.Store(true)
 	return nil

@@ -60,6 +60,8 @@ type BunqPinnedCertificateReconciler struct {
 	NewClient ClientFactory
 	// ContextNamespace holds the API context Secrets.
 	ContextNamespace string
+	// WatchNamespaces are the namespaces whose resources are served; empty: all.
+	WatchNamespaces []string
 	// ResyncPeriod is how often pins are read back from bunq.
 	ResyncPeriod time.Duration
 	// Now is the clock; defaults to time.Now.

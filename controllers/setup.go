@@ -57,7 +57,7 @@ func (r *BunqPinnedCertificateReconciler) SetupWithManager(mgr ctrl.Manager, max
 	r.accounts = &accounts{newClient: r.NewClient, reader: r.APIReader, writer: r.Client, namespace: r.ContextNamespace,
 		now: r.now, backoff: r.RefusedKeyBackoff}
 	r.secrets = &secretReader{cache: r.Client, live: r.APIReader}
-	r.pins = newPinSets(r.APIReader)
+	r.pins = newPinSets(r.APIReader, r.WatchNamespaces)
 	r.conflicts = newConflictBackoff()
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&bunqv1alpha1.BunqPinnedCertificate{}).

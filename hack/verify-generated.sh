@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Regenerates the CRD, RBAC and deepcopy files and fails when that changed any of
+# Regenerates the CRD, RBAC and deepcopy files (and the chart's copies) and fails when that changed any of
 # them: generated files must come from the markers, never from a hand edit.
 set -euo pipefail
 make_cmd=${1:-make}
-files() { { find api config/crd/bases config/rbac -name 'zz_generated.*.go' -o -name '*.yaml' 2>/dev/null || true; } | sort; }
+files() { { find api config/crd/bases config/rbac dist/chart/crds dist/chart/files -name 'zz_generated.*.go' -o -name '*.yaml' 2>/dev/null || true; } | sort; }
 before=$(mktemp -d)
 trap 'rm -rf "$before"' EXIT
 files | while read -r f; do mkdir -p "$before/$(dirname "$f")"; cp "$f" "$before/$f"; done

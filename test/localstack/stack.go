@@ -149,6 +149,21 @@ func (s *Stack) startControlPlane(installCRD bool) error {
 	return err
 }
 
+// KubeconfigFor writes a kubeconfig for a user of the control plane who has
+// only the access RBAC grants it, such as a ServiceAccount's name.
+func (s *Stack) KubeconfigFor(name string, groups ...string) (string, error) {
+	user, err := s.env.AddUser(envtest.User{Name: name, Groups: groups}, nil)
+	if err != nil {
+		return "", err
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		return "", err
+	}
+	file := filepath.Join(s.Dir, "kubeconfig-"+strings.NewReplacer(":", "-", "/", "-").Replace(name))
+	return file, os.WriteFile(file, kubeconfig, 0o600)
+}
+
 // StartOperator runs the manager binary as a user would, against the emulator.
 func (s *Stack) StartOperator(extraArgs ...string) error {
 	_, err := s.StartOperatorProcess(extraArgs...)
