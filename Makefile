@@ -53,8 +53,9 @@ vet: ## Run go vet against code.
 
 .PHONY: test
 test: verify-generated verify-installer fmt vet envtest build emulator kubectl helm promtool ## Run every test against a real API server (what CI runs).
-	KUBECTL="$(KUBECTL)" go test $$(go list ./... | grep -v -e /controllers -e /test/e2e -e /test/reliability -e /test/chart) -count=1
+	KUBECTL="$(KUBECTL)" go test $$(go list ./... | grep -v -e /controllers -e /test/e2e -e /test/reliability -e /test/chart -e /test/docs) -count=1
 	go test ./test/chart/... -count=1 -v
+	KUBECTL="$(KUBECTL)" go test ./test/docs/... -count=1 -v -timeout 30m
 	KUBECTL="$(KUBECTL)" go test ./test/e2e/... -count=1 -v
 	go test ./test/reliability/... -count=1 -v
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test ./controllers/... -count=1 -v -ginkgo.no-color
@@ -75,6 +76,10 @@ bench: envtest build emulator ## Benchmarks: rotation latency, cold start under 
 .PHONY: test-chart
 test-chart: envtest build emulator helm ## The Helm chart: helm lint, template against dist/install.yaml, install/upgrade/uninstall.
 	go test ./test/chart/... -count=1 -v
+
+.PHONY: test-docs
+test-docs: envtest build emulator kubectl helm ## Run the shell blocks of the README and docs/ in order, as written, on the local stack.
+	KUBECTL="$(KUBECTL)" go test ./test/docs/... -count=1 -v -timeout 30m
 
 .PHONY: test-alerts
 test-alerts: promtool ## Unit-test the alert rules of config/prometheus with promtool.
@@ -127,16 +132,16 @@ install: manifests kustomize ## Install the CRD into the cluster of the current 
 	$(KUSTOMIZE) build config/crd | $(KUBECTL) apply -f -
 
 .PHONY: uninstall
-uninstall: manifests kustomize ## Remove the CRD from the cluster of the current kubeconfig.
-	$(KUSTOMIZE) build config/crd | $(KUBECTL) delete --ignore-not-found -f -
+uninstall: manifests kustomize ## Remove the CRD; refused while BunqPinnedCertificates exist (docs/uninstall.md).
+	hack/uninstall.sh "$(KUBECTL)" "$(KUSTOMIZE)" "$(IMG)" crd
 
 .PHONY: deploy
 deploy: manifests kustomize ## Deploy the operator (image IMG) to the cluster of the current kubeconfig.
 	hack/build-installer.sh "$(KUSTOMIZE)" "$(IMG)" | $(KUBECTL) apply -f -
 
 .PHONY: undeploy
-undeploy: kustomize ## Remove the operator from the cluster of the current kubeconfig.
-	hack/build-installer.sh "$(KUSTOMIZE)" "$(IMG)" | $(KUBECTL) delete --ignore-not-found -f -
+undeploy: kustomize ## Remove the operator, then its CRD and namespace; refused while BunqPinnedCertificates exist (docs/uninstall.md).
+	hack/uninstall.sh "$(KUBECTL)" "$(KUSTOMIZE)" "$(IMG)" all
 
 ##@ Dependencies
 

@@ -40,9 +40,18 @@ func main() {
 	}
 }
 
+// sandboxURL is bunq's public sandbox, unless BUNQ_SANDBOX_URL names another
+// (the emulator, in the docs test).
+func sandboxURL() string {
+	if u := os.Getenv("BUNQ_SANDBOX_URL"); u != "" {
+		return u
+	}
+	return "https://public-api.sandbox.bunq.com/v1"
+}
+
 func run(ctx context.Context, args []string, out io.Writer) error {
 	flags := flag.NewFlagSet("sandbox-key", flag.ContinueOnError)
-	url := flags.String("url", "https://public-api.sandbox.bunq.com/v1", "bunq sandbox API root")
+	url := flags.String("url", sandboxURL(), "bunq sandbox API root (default from $BUNQ_SANDBOX_URL when set)")
 	namespace := flags.String("namespace", "payments", "namespace of the Secret")
 	name := flags.String("name", "bunq-api-key", "name of the Secret")
 	key := flags.String("key", "api-key", "data key of the Secret (apiKeySecretRef.key)")

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"sigs.k8s.io/yaml"
@@ -81,5 +82,25 @@ func writeRuleFile(t *testing.T, from, to string) {
 	}
 	if err := os.WriteFile(to, spec, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPrometheusKustomization: `kubectl apply -k config/prometheus` (in
+// docs/operations.md) builds the ServiceMonitor and the rules for the
+// operator's namespace.
+func TestPrometheusKustomization(t *testing.T) {
+	kubectl := os.Getenv("KUBECTL")
+	if kubectl == "" {
+		kubectl = "kubectl"
+	}
+	out, err := exec.Command(kubectl, "kustomize", "../../config/prometheus").CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl kustomize config/prometheus: %v\n%s", err, out)
+	}
+	for _, want := range []string{"kind: PrometheusRule", "name: bunq-pinning-alerts", "kind: ServiceMonitor",
+		"namespace: bunq-pinning-system"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("kubectl kustomize config/prometheus lacks %q:\n%s", want, out)
+		}
 	}
 }

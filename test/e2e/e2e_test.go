@@ -91,13 +91,23 @@ func TestEndToEnd(t *testing.T) {
 	}
 	e.expectPins(map[string]string{firstID: first, secondID: second})
 
+	// make uninstall and make undeploy refuse while a resource exists: deleting
+	// the CRD would unpin it (docs/uninstall.md).
+	for _, target := range []string{"uninstall", "undeploy"} {
+		if out, err := e.make(root, target); err == nil || !strings.Contains(out, "refusing: 1 BunqPinnedCertificate") {
+			t.Errorf("make %s with a resource left: %v\n%s", target, err, out)
+		}
+	}
+	e.kubectl("get", "crd/bunqpinnedcertificates.bunq.pinq.dev")
+	e.expectPins(map[string]string{firstID: first, secondID: second})
+
 	e.kubectl("delete", "bpc/hooks", "-n", "payments", "--timeout=60s")
 	e.expectPins(map[string]string{})
 	e.kubectl("get", "lease/bunq-pinning-operator.pinq.dev", "-n", "bunq-pinning-system")
 
 	// The samples as the README applies them, where cert-manager is installed
 	// (its Certificate CRD stands in for it): the API server accepts them all.
-	e.kubectl("apply", "-f", filepath.Join(root, "test", "e2e", "testdata", "cert-manager-certificate-crd.yaml"))
+	e.kubectl("apply", "-f", filepath.Join(root, "test", "localstack", "cert-manager-certificate-crd.yaml"))
 	e.kubectl("wait", "--for=condition=Established", "crd/certificates.cert-manager.io", "--timeout=30s")
 	out := e.kubectl("apply", "-k", filepath.Join(root, "config", "samples"), "--dry-run=server")
 	for _, want := range []string{"namespace/payments", "certificate.cert-manager.io/hooks", "secret/bunq-api-key", "bunqpinnedcertificate.bunq.pinq.dev/hooks"} {
@@ -127,6 +137,18 @@ func (e *e2e) run(args ...string) (string, error) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	return out.String(), err
+}
+
+// make runs a make target against the local control plane.
+func (e *e2e) make(root, target string) (string, error) {
+	cmd := exec.Command("make", "-s", target)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.stack.Kubeconfig)
+	if k := os.Getenv("KUBECTL"); k != "" {
+		cmd.Env = append(cmd.Env, "KUBECTL="+k)
+	}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 func (e *e2e) jsonpath(path string) string {
