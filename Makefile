@@ -52,10 +52,11 @@ vet: ## Run go vet against code.
 	go vet ./...
 
 .PHONY: test
-test: verify-generated verify-installer fmt vet envtest build emulator kubectl helm promtool ## Run every test against a real API server (what CI runs).
-	KUBECTL="$(KUBECTL)" go test $$(go list ./... | grep -v -e /controllers -e /test/e2e -e /test/reliability -e /test/chart -e /test/docs) -count=1
+test: verify-generated verify-installer fmt vet envtest build emulator kubectl helm promtool cluster-parts images ## Run every test against a real API server (what CI runs).
+	KUBECTL="$(KUBECTL)" go test $$(go list ./... | grep -v -e /controllers -e /test/e2e -e /test/reliability -e /test/chart -e /test/docs -e /test/cluster) -count=1
 	go test ./test/chart/... -count=1 -v
 	KUBECTL="$(KUBECTL)" go test ./test/docs/... -count=1 -v -timeout 30m
+	KUBECTL="$(KUBECTL)" go test ./test/cluster/... -count=1 -v -timeout 30m
 	KUBECTL="$(KUBECTL)" go test ./test/e2e/... -count=1 -v
 	go test ./test/reliability/... -count=1 -v
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test ./controllers/... -count=1 -v -ginkgo.no-color
@@ -72,6 +73,14 @@ BENCH_ARGS ?=
 .PHONY: bench
 bench: envtest build emulator ## Benchmarks: rotation latency, cold start under bunq's limits, resync, memory (docs/benchmarks.md). BENCH_ARGS passes flags.
 	go run ./hack/bench $(BENCH_ARGS)
+
+.PHONY: test-cluster
+test-cluster: cluster-parts images kubectl kustomize emulator ## The operator as a pod on a local single-node cluster, installed from dist/install.yaml (root only).
+	KUBECTL="$(KUBECTL)" go test ./test/cluster/... -count=1 -v -timeout 30m
+
+.PHONY: cluster
+cluster: cluster-parts images kubectl emulator ## A local single-node cluster with the emulator, for kubectl; prints KUBECONFIG, Ctrl-C stops it (root only).
+	go run ./hack/cluster
 
 .PHONY: test-chart
 test-chart: envtest build emulator helm ## The Helm chart: helm lint, template against dist/install.yaml, install/upgrade/uninstall.
@@ -171,6 +180,42 @@ kustomize: | $(LOCALBIN) ## Build kustomize into bin/ if missing or of another v
 kubectl: $(KUBECTL) ## Use kubectl from PATH, or build it into bin/ when there is none.
 $(LOCALBIN)/kubectl:
 	cd hack/tools/kube-apiserver && go build -o $@ k8s.io/kubernetes/cmd/kubectl
+
+# The node's parts come from the same k8s.io/kubernetes module as kube-apiserver,
+# with the version the API server reports set.
+K8S_LDFLAGS = -X k8s.io/component-base/version.gitVersion=v$(ENVTEST_K8S_VERSION) \
+	-X k8s.io/component-base/version.gitMajor=$(word 1,$(subst ., ,$(ENVTEST_K8S_VERSION))) \
+	-X k8s.io/component-base/version.gitMinor=$(word 2,$(subst ., ,$(ENVTEST_K8S_VERSION))) \
+	-X k8s.io/component-base/version.gitTreeState=clean
+CLUSTER_PARTS = kube-controller-manager kube-scheduler kubelet kube-proxy
+
+.PHONY: cluster-parts
+cluster-parts: envtest $(addprefix $(ENVTEST_ASSETS)/,$(CLUSTER_PARTS)) ## Build the node's Kubernetes binaries into bin/k8s if missing.
+	@command -v containerd >/dev/null && command -v runc >/dev/null && test -x /usr/lib/cni/bridge || \
+		{ echo "containerd, runc and the CNI plugins are missing: apt-get install containerd runc containernetworking-plugins iptables"; exit 1; }
+
+$(addprefix $(ENVTEST_ASSETS)/,$(CLUSTER_PARTS)):
+	mkdir -p $(ENVTEST_ASSETS)
+	cd hack/tools/kube-apiserver && go build -ldflags "$(K8S_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/$(notdir $@)
+
+# The images of the cluster test, built without a Docker engine: the manager
+# as the Dockerfile's runtime stage has it (static, /manager, user 65532, CA
+# certificates, no shell), and the pod sandbox's pause image.
+CLUSTER_IMG ?= localhost/bunq-pinning-operator:cluster-test
+IMAGE_TOOL ?= $(LOCALBIN)/image
+
+.PHONY: images
+images: $(IMAGE_TOOL) ## Build the operator and pause images as tarballs into bin/images (for ctr images import).
+	mkdir -p $(LOCALBIN)/images
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/images/manager .
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -o $(LOCALBIN)/images/pause ./test/cluster/pause
+	$(IMAGE_TOOL) --tag $(CLUSTER_IMG) --out $(LOCALBIN)/images/operator.tar --entrypoint /manager --user 65532:65532 \
+		--file /manager=$(LOCALBIN)/images/manager --file /etc/ssl/certs/ca-certificates.crt=/etc/ssl/certs/ca-certificates.crt
+	$(IMAGE_TOOL) --tag registry.k8s.io/pause:3.10 --out $(LOCALBIN)/images/pause.tar --entrypoint /pause --user 65535:65535 \
+		--file /pause=$(LOCALBIN)/images/pause
+
+$(IMAGE_TOOL):
+	cd hack/tools/image && go build -o $@ .
 
 .PHONY: helm
 helm: $(HELM) ## Build Helm (hack/tools/helm pins it) into bin/ if missing.

@@ -77,7 +77,7 @@ func TestDockerfileBuildsStaticNonRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"FROM golang:1.26", "CGO_ENABLED=0", "-X main.version=", "gcr.io/distroless/static:nonroot", "USER 65532:65532"} {
+	for _, want := range []string{"FROM --platform=$BUILDPLATFORM golang:1.26", "GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH}", "CGO_ENABLED=0", "-X main.version=", "gcr.io/distroless/static:nonroot", "USER 65532:65532", `ENTRYPOINT ["/manager"]`} {
 		if !strings.Contains(string(data), want) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}

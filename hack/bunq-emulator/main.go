@@ -40,6 +40,8 @@ func main() {
 	sessionTimeout := flag.Duration("session-timeout", 7*24*time.Hour, "the users' session timeout, before scaling")
 	noLimits := flag.Bool("no-rate-limits", false, "turn bunq's rate limits off")
 	flag.Var(&apiKeys, "api-key", "an API key to accept (repeatable)")
+	certFile := flag.String("tls-cert-file", "", "serve https with this certificate (PEM); empty: plain http")
+	keyFile := flag.String("tls-key-file", "", "the certificate's private key (PEM)")
 	flag.Parse()
 	if len(apiKeys) == 0 {
 		log.Fatal("bunq-emulator: give at least one --api-key")
@@ -54,9 +56,16 @@ func main() {
 	if err != nil {
 		log.Fatalf("bunq-emulator: %v", err)
 	}
-	log.Printf("bunq-emulator: serving bunq at http://%s/v1 for %d API key(s), time scale %g", *listen, len(apiKeys), *timeScale)
+	scheme := "http"
+	if *certFile != "" {
+		scheme = "https"
+	}
+	log.Printf("bunq-emulator: serving bunq at %s://%s/v1 for %d API key(s), time scale %g", scheme, *listen, len(apiKeys), *timeScale)
 	mux := http.NewServeMux()
 	mux.Handle("/_emulator/", server.AdminHandler())
 	mux.Handle("/", server)
+	if *certFile != "" {
+		log.Fatal(http.ListenAndServeTLS(*listen, *certFile, *keyFile, mux))
+	}
 	log.Fatal(http.ListenAndServe(*listen, mux))
 }
