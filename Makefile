@@ -4,8 +4,10 @@ RELEASE ?= v0.1.0
 IMG ?= ghcr.io/pinq-dev/bunq-pinning-operator:$(RELEASE)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-# The Kubernetes version of the local control plane used by tests.
-ENVTEST_K8S_VERSION ?= 1.37.2
+# The Kubernetes version of the local control plane and node used by tests:
+# the k8s.io/kubernetes module hack/tools/kube-apiserver builds them from (its
+# go.mod is the one place the version is written; test/k8sassets reads it too).
+ENVTEST_K8S_VERSION := $(shell awk '{sub(/^require /, "")} $$1 == "k8s.io/kubernetes" {sub(/^v/, "", $$2); print $$2; exit}' hack/tools/kube-apiserver/go.mod)
 ETCD_VERSION ?= 3.6.16
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.1

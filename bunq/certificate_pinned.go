@@ -35,8 +35,8 @@ const (
 	maxPages = 10000
 )
 
-// CertificatePin is a chain pinned on bunq.
-type CertificatePin struct {
+// Pin is a chain pinned on bunq.
+type Pin struct {
 	ID int64
 	// Chain holds the PEM certificates, glued with newlines, in the order pinned.
 	Chain string
@@ -71,9 +71,9 @@ func (c *chainField) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// PinCertificateChain pins a chain of PEM certificates, leaf first, and returns its id.
+// CreatePin pins a chain of PEM certificates, leaf first, and returns its id.
 // POST /user/{userID}/certificate-pinned
-func (c *Client) PinCertificateChain(ctx context.Context, pems []string) (int64, error) {
+func (c *Client) CreatePin(ctx context.Context, pems []string) (int64, error) {
 	if len(pems) == 0 {
 		return 0, errors.New("bunq: a chain needs at least one certificate")
 	}
@@ -95,11 +95,11 @@ func (c *Client) PinCertificateChain(ctx context.Context, pems []string) (int64,
 	return decodeID(raw, endpointPins)
 }
 
-// ListCertificatePins returns every pinned chain, newest first, following the
+// ListPins returns every pinned chain, newest first, following the
 // pages to the end.
 // GET /user/{userID}/certificate-pinned
-func (c *Client) ListCertificatePins(ctx context.Context) ([]CertificatePin, error) {
-	var pins []CertificatePin
+func (c *Client) ListPins(ctx context.Context) ([]Pin, error) {
+	var pins []Pin
 	path := endpointPins + "?count=" + strconv.Itoa(pageSize)
 	seen := map[string]bool{}
 	for page := 0; path != ""; page++ {
@@ -122,18 +122,18 @@ func (c *Client) ListCertificatePins(ctx context.Context) ([]CertificatePin, err
 }
 
 // decodePinPage reads one listing page and the path of the next (older) one.
-func decodePinPage(raw []byte) ([]CertificatePin, string, error) {
+func decodePinPage(raw []byte) ([]Pin, string, error) {
 	env, err := decodeEnvelope(raw, endpointPins)
 	if err != nil {
 		return nil, "", err
 	}
-	pins := make([]CertificatePin, 0, len(env.Response))
+	pins := make([]Pin, 0, len(env.Response))
 	for i := range env.Response {
 		var p certificatePinned
 		if err := env.Response.field(i, "CertificatePinned", &p); err != nil {
 			return nil, "", err
 		}
-		pins = append(pins, CertificatePin{ID: p.ID, Chain: string(p.Chain)})
+		pins = append(pins, Pin{ID: p.ID, Chain: string(p.Chain)})
 	}
 	if env.Pagination == nil || env.Pagination.OlderURL == nil || len(pins) == 0 {
 		return pins, "", nil
@@ -156,28 +156,28 @@ func relativePath(u string) (string, error) {
 	return u[i+len(prefix):], nil
 }
 
-// GetCertificatePin reads one pinned chain.
+// GetPin reads one pinned chain.
 // GET /user/{userID}/certificate-pinned/{id}
-func (c *Client) GetCertificatePin(ctx context.Context, id int64) (CertificatePin, error) {
+func (c *Client) GetPin(ctx context.Context, id int64) (Pin, error) {
 	raw, err := c.call(ctx, http.MethodGet, pinPath(id), endpointPin, nil)
 	if err != nil {
-		return CertificatePin{}, err
+		return Pin{}, err
 	}
 	it, err := decodeResponse(raw, endpointPin, 1)
 	if err != nil {
-		return CertificatePin{}, err
+		return Pin{}, err
 	}
 	var p certificatePinned
 	if err := it.field(0, "CertificatePinned", &p); err != nil {
-		return CertificatePin{}, err
+		return Pin{}, err
 	}
-	return CertificatePin{ID: p.ID, Chain: string(p.Chain)}, nil
+	return Pin{ID: p.ID, Chain: string(p.Chain)}, nil
 }
 
-// UnpinCertificate removes a pinned chain. A chain that is already gone gives an
+// DeletePin removes a pinned chain. A chain that is already gone gives an
 // error for which IsNotFound is true; callers treat that as done.
 // DELETE /user/{userID}/certificate-pinned/{id}
-func (c *Client) UnpinCertificate(ctx context.Context, id int64) error {
+func (c *Client) DeletePin(ctx context.Context, id int64) error {
 	_, err := c.call(ctx, http.MethodDelete, pinPath(id), endpointPin, nil)
 	return err
 }

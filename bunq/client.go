@@ -163,22 +163,20 @@ type request struct {
 	path     string // relative to the base URL, with query
 	endpoint string // path template, for metrics and errors
 	body     []byte
-	token    string // X-Bunq-Client-Authentication; empty before installation
-	sign     *signer
-	bucket   string // limiter bucket: the method, "POST <handshake endpoint>", or session-server
+	token    string   // X-Bunq-Client-Authentication; empty before installation
+	keys     *keyPair // signs the request and verifies the reply; nil before installation
+	bucket   string   // limiter bucket: the method, "POST <handshake endpoint>", or session-server
 
 	signature string // X-Bunq-Client-Signature, made once before the first attempt
 }
-
-type signer = keyPair
 
 // send makes the call with retries and returns the body of a verified 200 reply.
 // The body is signed before any rate-limit slot is taken, so a slot is held
 // only for the exchange itself.
 func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
 	var err error
-	if r.sign != nil {
-		if r.signature, err = Sign(r.sign.private, r.body); err != nil {
+	if r.keys != nil {
+		if r.signature, err = Sign(r.keys.private, r.body); err != nil {
 			return nil, fmt.Errorf("bunq: sign request: %w", err)
 		}
 	}
@@ -306,10 +304,10 @@ func (c *Client) setHeaders(req *http.Request, r request) {
 // replies are checked when signed (bunq does not sign a 429).
 func (c *Client) check(r request, status int, header http.Header, body []byte) ([]byte, error) {
 	responseID := header.Get("X-Bunq-Client-Response-Id")
-	if r.sign != nil && r.sign.server != nil {
+	if r.keys != nil && r.keys.server != nil {
 		sig := header.Get("X-Bunq-Server-Signature")
 		if status == http.StatusOK || sig != "" {
-			if err := Verify(r.sign.server, body, sig); err != nil {
+			if err := Verify(r.keys.server, body, sig); err != nil {
 				return nil, &SignatureError{Method: r.method, Path: stripQuery(r.path), StatusCode: status,
 					ResponseID: responseID, Reason: err.Error()}
 			}
@@ -322,7 +320,7 @@ func (c *Client) check(r request, status int, header http.Header, body []byte) (
 	for i, d := range e.Descriptions {
 		e.Descriptions[i] = c.redact(d)
 	}
-	e.Unsigned = r.sign != nil && r.sign.server != nil && header.Get("X-Bunq-Server-Signature") == "" &&
+	e.Unsigned = r.keys != nil && r.keys.server != nil && header.Get("X-Bunq-Server-Signature") == "" &&
 		unsignedMeansElsewhere(status)
 	return nil, e
 }

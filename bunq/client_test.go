@@ -126,28 +126,28 @@ func TestPinListReadUnpin(t *testing.T) {
 	ctx := context.Background()
 	pems := chain("hooks.example.com", "Example Intermediate")
 
-	id, err := e.client.PinCertificateChain(ctx, pems)
+	id, err := e.client.CreatePin(ctx, pems)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pins, err := e.client.ListCertificatePins(ctx)
+	pins, err := e.client.ListPins(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(pins) != 1 || pins[0].ID != id || pins[0].Chain != strings.Join(pems, "\n") {
 		t.Fatalf("list = %+v, want the one pin %d with the chain as sent", pins, id)
 	}
-	got, err := e.client.GetCertificatePin(ctx, id)
+	got, err := e.client.GetPin(ctx, id)
 	if err != nil || got.Chain != pins[0].Chain {
 		t.Fatalf("get = %+v, %v", got, err)
 	}
-	if err := e.client.UnpinCertificate(ctx, id); err != nil {
+	if err := e.client.DeletePin(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.client.GetCertificatePin(ctx, id); !bunq.IsNotFound(err) {
+	if _, err := e.client.GetPin(ctx, id); !bunq.IsNotFound(err) {
 		t.Fatalf("get after unpin: %v, want not found", err)
 	}
-	if err := e.client.UnpinCertificate(ctx, id); !bunq.IsNotFound(err) {
+	if err := e.client.DeletePin(ctx, id); !bunq.IsNotFound(err) {
 		t.Fatalf("second unpin: %v, want not found", err)
 	}
 	for endpoint, want := range map[string]int{"installation": 1, "device-server": 1, "session-server": 1} {
@@ -166,7 +166,7 @@ var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89a
 func TestHeadersAndSigning(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, bunqtest.Options{RequireSignatures: true})
-	if _, err := e.client.PinCertificateChain(context.Background(), chain("a.example.com")); err != nil {
+	if _, err := e.client.CreatePin(context.Background(), chain("a.example.com")); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range e.emu.Requests() {
@@ -197,12 +197,12 @@ func TestServerSignatureIsVerified(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, bunqtest.Options{})
 			e.emu.Inject(fault)
-			_, err := e.client.ListCertificatePins(context.Background())
+			_, err := e.client.ListPins(context.Background())
 			var se *bunq.SignatureError
 			if !errors.As(err, &se) || !bunq.IsSignatureInvalid(err) {
 				t.Fatalf("list with a %s server signature: %v, want a SignatureError", name, err)
 			}
-			_, err = e.client.PinCertificateChain(context.Background(), chain("a.example.com"))
+			_, err = e.client.CreatePin(context.Background(), chain("a.example.com"))
 			if !bunq.IsSignatureInvalid(err) {
 				t.Fatalf("pin with a %s server signature: %v, want a SignatureError", name, err)
 			}
@@ -215,7 +215,7 @@ func TestRejectedRequestSignature(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, bunqtest.Options{})
 	e.emu.Inject(bunqtest.Fault{Endpoint: bunqtest.EndpointPins, Status: 400, Text: bunqtest.TextSignatureInvalid})
-	_, err := e.client.PinCertificateChain(context.Background(), chain("a.example.com"))
+	_, err := e.client.CreatePin(context.Background(), chain("a.example.com"))
 	if !bunq.IsSignatureInvalid(err) {
 		t.Fatalf("got %v, want IsSignatureInvalid", err)
 	}
@@ -237,11 +237,11 @@ func TestSessionRenewedBeforeExpiry(t *testing.T) {
 	clk := newClock()
 	e := newEnv(t, bunqtest.Options{Now: clk.Now, SessionTimeout: time.Hour}, withClock(clk))
 	ctx := context.Background()
-	if _, err := e.client.ListCertificatePins(ctx); err != nil {
+	if _, err := e.client.ListPins(ctx); err != nil {
 		t.Fatal(err)
 	}
 	clk.Add(time.Hour - 20*time.Second) // inside the 30 s refresh margin
-	if _, err := e.client.ListCertificatePins(ctx); err != nil {
+	if _, err := e.client.ListPins(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.count(http.MethodPost, "session-server"); n != 2 {
@@ -257,11 +257,11 @@ func TestExpiredSessionRetriedOnce(t *testing.T) {
 	for _, as403 := range []bool{false, true} {
 		e := newEnv(t, bunqtest.Options{Unauthorized403: as403})
 		ctx := context.Background()
-		if _, err := e.client.ListCertificatePins(ctx); err != nil {
+		if _, err := e.client.ListPins(ctx); err != nil {
 			t.Fatal(err)
 		}
 		e.emu.ExpireSessions()
-		if _, err := e.client.ListCertificatePins(ctx); err != nil {
+		if _, err := e.client.ListPins(ctx); err != nil {
 			t.Fatalf("403=%t: after expiry: %v", as403, err)
 		}
 		if n := e.count(http.MethodPost, "session-server"); n != 2 {
@@ -277,7 +277,7 @@ func TestUnauthorizedRetriedOnlyOnce(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, bunqtest.Options{})
 	e.emu.Inject(bunqtest.Fault{Endpoint: bunqtest.EndpointPins, Status: 401, Text: bunqtest.TextUnauthorised})
-	_, err := e.client.ListCertificatePins(context.Background())
+	_, err := e.client.ListPins(context.Background())
 	if !bunq.IsUnauthorized(err) {
 		t.Fatalf("got %v, want IsUnauthorized", err)
 	}
@@ -291,18 +291,18 @@ func TestRejectedInstallationIsRebuilt(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, bunqtest.Options{})
 	ctx := context.Background()
-	if _, err := e.client.ListCertificatePins(ctx); err != nil {
+	if _, err := e.client.ListPins(ctx); err != nil {
 		t.Fatal(err)
 	}
 	e.emu.RevokeInstallations()
-	if _, err := e.client.ListCertificatePins(ctx); err != nil {
+	if _, err := e.client.ListPins(ctx); err != nil {
 		t.Fatalf("after the installation was revoked: %v", err)
 	}
 	if n := e.count(http.MethodPost, "installation"); n != 2 {
 		t.Errorf("%d installations, want 2", n)
 	}
 	// The rebuilt context was saved: a new client needs no further installation.
-	if _, err := e.newClient(t).ListCertificatePins(ctx); err != nil {
+	if _, err := e.newClient(t).ListPins(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.count(http.MethodPost, "installation"); n != 2 {
@@ -314,22 +314,22 @@ func TestIPNotPermitted(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, bunqtest.Options{})
 	ctx := context.Background()
-	if _, err := e.client.ListCertificatePins(ctx); err != nil {
+	if _, err := e.client.ListPins(ctx); err != nil {
 		t.Fatal(err)
 	}
 	e.emu.SetClientIP("203.0.113.7") // the pod's egress IP changed
-	_, err := e.client.ListCertificatePins(ctx)
+	_, err := e.client.ListPins(ctx)
 	if !bunq.IsIPNotPermitted(err) {
 		t.Fatalf("got %v, want IsIPNotPermitted", err)
 	}
 	e.noSecrets(t, err)
 
 	wildcard := newEnv(t, bunqtest.Options{}, func(o *bunq.Options) { o.PermittedIPs = []string{"*"} })
-	if _, err := wildcard.client.ListCertificatePins(ctx); err != nil {
+	if _, err := wildcard.client.ListPins(ctx); err != nil {
 		t.Fatal(err)
 	}
 	wildcard.emu.SetClientIP("203.0.113.7")
-	if _, err := wildcard.client.ListCertificatePins(ctx); err != nil {
+	if _, err := wildcard.client.ListPins(ctx); err != nil {
 		t.Fatalf("a wildcard key after an IP change: %v", err)
 	}
 }
@@ -338,7 +338,7 @@ func TestUnknownAPIKey(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, bunqtest.Options{})
 	client := e.newClient(t, func(o *bunq.Options) { o.APIKey = "sandbox_not_a_key_of_this_emulator"; o.Store = nil })
-	_, err := client.PinCertificateChain(context.Background(), chain("a.example.com"))
+	_, err := client.CreatePin(context.Background(), chain("a.example.com"))
 	if !bunq.IsIPNotPermitted(err) {
 		t.Fatalf("got %v, want the credentials error", err)
 	}
@@ -357,7 +357,7 @@ func TestHTMLBadGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.emu.Inject(bunqtest.Fault{Status: 502, Body: badGateway, ContentType: "text/html", NoSignature: true})
-	_, err := e.client.ListCertificatePins(ctx)
+	_, err := e.client.ListPins(ctx)
 	var be *bunq.Error
 	if !errors.As(err, &be) || be.StatusCode != 502 || !bunq.IsUnavailable(err) {
 		t.Fatalf("got %v, want a 502 *bunq.Error", err)
@@ -368,7 +368,7 @@ func TestHTMLBadGateway(t *testing.T) {
 	if n := e.count(http.MethodGet, bunqtest.EndpointPins); n != 4 {
 		t.Errorf("%d GETs, want 4 (a safe call is retried)", n)
 	}
-	_, err = e.client.PinCertificateChain(ctx, chain("a.example.com"))
+	_, err = e.client.CreatePin(ctx, chain("a.example.com"))
 	if !bunq.IsUnavailable(err) {
 		t.Fatalf("pin: %v", err)
 	}
@@ -382,7 +382,7 @@ func TestRateLimitedThenSuccess(t *testing.T) {
 	e := newEnv(t, bunqtest.Options{})
 	e.emu.Inject(bunqtest.Fault{Method: http.MethodPost, Endpoint: bunqtest.EndpointPins, Status: 429,
 		Text: "Too many requests. You can do a maximum of 5 calls per 3 second to this endpoint.", NoSignature: true, Times: 2})
-	id, err := e.client.PinCertificateChain(context.Background(), chain("a.example.com"))
+	id, err := e.client.CreatePin(context.Background(), chain("a.example.com"))
 	if err != nil || id == 0 {
 		t.Fatalf("pin after two 429s: %d, %v", id, err)
 	}
@@ -398,7 +398,7 @@ func TestRateLimitedGivesUp(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, bunqtest.Options{})
 	e.emu.Inject(bunqtest.Fault{Endpoint: bunqtest.EndpointPins, Status: 429, NoSignature: true})
-	_, err := e.client.ListCertificatePins(context.Background())
+	_, err := e.client.ListPins(context.Background())
 	if !bunq.IsRateLimited(err) {
 		t.Fatalf("got %v, want IsRateLimited", err)
 	}
@@ -412,11 +412,11 @@ func TestConnectionResetRetriedForSafeCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.emu.Inject(bunqtest.Fault{Endpoint: bunqtest.EndpointPins, Reset: true, Times: 1})
-	if _, err := e.client.ListCertificatePins(ctx); err != nil {
+	if _, err := e.client.ListPins(ctx); err != nil {
 		t.Fatalf("list after one reset: %v", err)
 	}
 	e.emu.Inject(bunqtest.Fault{Endpoint: bunqtest.EndpointPins, Reset: true, Times: 1})
-	_, err := e.client.PinCertificateChain(ctx, chain("a.example.com"))
+	_, err := e.client.CreatePin(ctx, chain("a.example.com"))
 	if !bunq.IsUnavailable(err) {
 		t.Fatalf("pin through a reset: %v, want unavailable (not retried)", err)
 	}
@@ -429,7 +429,7 @@ func TestPaginationBeyondOnePage(t *testing.T) {
 	for range 450 {
 		e.emu.PinOutOfBand(apiKey, pem)
 	}
-	pins, err := e.client.ListCertificatePins(context.Background())
+	pins, err := e.client.ListPins(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,7 +450,7 @@ func TestContextPersistedAndReloaded(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, bunqtest.Options{})
 	ctx := context.Background()
-	if _, err := e.client.PinCertificateChain(ctx, chain("a.example.com")); err != nil {
+	if _, err := e.client.CreatePin(ctx, chain("a.example.com")); err != nil {
 		t.Fatal(err)
 	}
 	stored, err := e.store.Load(ctx)
@@ -461,7 +461,7 @@ func TestContextPersistedAndReloaded(t *testing.T) {
 		t.Errorf("APIContext.String leaks a secret: %s", s)
 	}
 	restarted := e.newClient(t)
-	if _, err := restarted.PinCertificateChain(ctx, chain("b.example.com")); err != nil {
+	if _, err := restarted.CreatePin(ctx, chain("b.example.com")); err != nil {
 		t.Fatal(err)
 	}
 	for _, endpoint := range []string{"installation", "device-server", "session-server"} {
@@ -475,7 +475,7 @@ func TestConcurrentCallersShareOneSession(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, bunqtest.Options{})
 	if err := concurrently(20, func() error {
-		_, err := e.client.ListCertificatePins(context.Background())
+		_, err := e.client.ListPins(context.Background())
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -493,7 +493,7 @@ func TestConcurrentPinsStayUnderTheLimits(t *testing.T) {
 	})
 	pem := bunqtest.CertificatePEM("a.example.com")
 	if err := concurrently(50, func() error {
-		_, err := e.client.PinCertificateChain(context.Background(), []string{pem})
+		_, err := e.client.CreatePin(context.Background(), []string{pem})
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -517,7 +517,7 @@ func TestEmulatorEnforcesLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = concurrently(20, func() error {
-		_, err := e.client.PinCertificateChain(context.Background(), []string{pem})
+		_, err := e.client.CreatePin(context.Background(), []string{pem})
 		return err
 	})
 	if n := e.emu.StatusCount(http.StatusTooManyRequests); n == 0 {
@@ -534,7 +534,7 @@ func TestContextCancellation(t *testing.T) {
 	e.emu.Inject(bunqtest.Fault{Endpoint: bunqtest.EndpointPins, Delay: time.Second, Times: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err := e.client.ListCertificatePins(ctx)
+	_, err := e.client.ListPins(ctx)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v, want the context's deadline", err)
 	}
@@ -543,7 +543,7 @@ func TestContextCancellation(t *testing.T) {
 func TestErrorCarriesResponseIDAndDescriptions(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, bunqtest.Options{})
-	_, err := e.client.GetCertificatePin(context.Background(), 99999)
+	_, err := e.client.GetPin(context.Background(), 99999)
 	var be *bunq.Error
 	if !errors.As(err, &be) {
 		t.Fatalf("got %v", err)
@@ -561,7 +561,7 @@ func TestErrorBodyEchoingASecretIsRedacted(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, bunqtest.Options{})
 	e.emu.Inject(bunqtest.Fault{Endpoint: bunqtest.EndpointPins, Status: 400, Text: "bad secret " + apiKey})
-	_, err := e.client.ListCertificatePins(context.Background())
+	_, err := e.client.ListPins(context.Background())
 	if err == nil || strings.Contains(err.Error(), apiKey) || !strings.Contains(err.Error(), "[redacted]") {
 		t.Fatalf("got %v, want the key redacted", err)
 	}
@@ -587,7 +587,7 @@ func BenchmarkPinRoundTrip(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := client.PinCertificateChain(ctx, pems); err != nil {
+		if _, err := client.CreatePin(ctx, pems); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -600,33 +600,33 @@ func TestUnsignedRefusalsAreUnavailable(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, bunqtest.Options{})
 	ctx := context.Background()
-	id, err := e.client.PinCertificateChain(ctx, chain("hooks.example.com", "Example Intermediate"))
+	id, err := e.client.CreatePin(ctx, chain("hooks.example.com", "Example Intermediate"))
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	e.emu.Inject(bunqtest.Fault{Method: http.MethodDelete, Status: http.StatusNotFound, NoSignature: true, Times: 4})
-	err = e.client.UnpinCertificate(ctx, id)
+	err = e.client.DeletePin(ctx, id)
 	if bunq.IsNotFound(err) || !bunq.IsUnavailable(err) {
 		t.Fatalf("unsigned 404 on DELETE: %v; want unavailable, not not-found", err)
 	}
-	if pins, _ := e.client.ListCertificatePins(ctx); len(pins) != 1 {
+	if pins, _ := e.client.ListPins(ctx); len(pins) != 1 {
 		t.Fatalf("the pin must still be there: %+v", pins)
 	}
 
 	e.emu.Inject(bunqtest.Fault{Method: http.MethodGet, Status: http.StatusForbidden, NoSignature: true, Times: 4})
-	_, err = e.client.ListCertificatePins(ctx)
+	_, err = e.client.ListPins(ctx)
 	if bunq.IsUnauthorized(err) || !bunq.IsUnavailable(err) {
 		t.Fatalf("unsigned 403 on GET: %v; want unavailable, not unauthorized", err)
 	}
 
 	e.emu.ExpireSessions()
 	e.emu.Inject(bunqtest.Fault{Endpoint: bunqtest.EndpointSession, Status: http.StatusUnauthorized, NoSignature: true, Times: 1})
-	_, err = e.client.ListCertificatePins(ctx)
+	_, err = e.client.ListPins(ctx)
 	if bunq.IsUnauthorized(err) || !bunq.IsUnavailable(err) {
 		t.Fatalf("unsigned 401 on session-server: %v; want unavailable", err)
 	}
-	if _, err := e.client.ListCertificatePins(ctx); err != nil {
+	if _, err := e.client.ListPins(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.count(http.MethodPost, bunqtest.EndpointInstallation); n != 1 {
@@ -649,7 +649,7 @@ func TestCreateSandboxUser(t *testing.T) {
 		t.Fatalf("got %q, want a sandbox key the emulator knows", key)
 	}
 	c := e.newClient(t, func(o *bunq.Options) { o.APIKey, o.Store = key, &bunq.MemoryStore{} })
-	if _, err := c.PinCertificateChain(ctx, chain("hooks.example.com", "Example Intermediate")); err != nil {
+	if _, err := c.CreatePin(ctx, chain("hooks.example.com", "Example Intermediate")); err != nil {
 		t.Fatalf("the new key does not work: %v", err)
 	}
 
@@ -668,7 +668,7 @@ func TestIsNotSent(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.emu.Inject(bunqtest.Fault{Method: http.MethodPost, Endpoint: bunqtest.EndpointPins, ResetAfter: true, Times: 1})
-	_, err := e.client.PinCertificateChain(ctx, chain("a.example.com", "Example Intermediate"))
+	_, err := e.client.CreatePin(ctx, chain("a.example.com", "Example Intermediate"))
 	if err == nil || bunq.IsNotSent(err) {
 		t.Fatalf("a reset after the call: %v; want an error that may have been carried out", err)
 	}

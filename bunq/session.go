@@ -318,7 +318,7 @@ func (c *Client) registerDevice(ctx context.Context) error {
 	}
 	body, _ := json.Marshal(payload)
 	raw, err := c.send(ctx, request{method: http.MethodPost, path: "device-server", endpoint: "device-server",
-		body: body, token: token, sign: keys, bucket: "POST device-server"})
+		body: body, token: token, keys: keys, bucket: "POST device-server"})
 	if err != nil {
 		return err
 	}
@@ -336,7 +336,7 @@ func (c *Client) openSession(ctx context.Context) error {
 	token, keys := c.installation()
 	body, _ := json.Marshal(map[string]string{"secret": c.opts.APIKey})
 	raw, err := c.send(ctx, request{method: http.MethodPost, path: "session-server", endpoint: "session-server",
-		body: body, token: token, sign: keys, bucket: bucketSessionServer})
+		body: body, token: token, keys: keys, bucket: bucketSessionServer})
 	if err != nil {
 		return err
 	}
@@ -362,7 +362,7 @@ func (c *Client) call(ctx context.Context, method, path, endpoint string, body [
 		}
 		p := strings.ReplaceAll(path, "{userID}", strconv.FormatInt(s.userID, 10))
 		raw, err := c.send(ctx, request{method: method, path: p, endpoint: endpoint, body: body,
-			token: s.token, sign: s.keys, bucket: method})
+			token: s.token, keys: s.keys, bucket: method})
 		if IsUnauthorized(err) && !retried {
 			c.invalidate(s.token)
 			continue

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bunqv1alpha1 "github.com/pinq-dev/bunq-pinning-operator/api/v1alpha1"
@@ -31,9 +32,9 @@ import (
 // BunqClient is what the controller needs from bunq; *bunq.Client has it.
 type BunqClient interface {
 	UserID(ctx context.Context) (int64, error)
-	PinCertificateChain(ctx context.Context, pems []string) (int64, error)
-	ListCertificatePins(ctx context.Context) ([]bunq.CertificatePin, error)
-	UnpinCertificate(ctx context.Context, id int64) error
+	CreatePin(ctx context.Context, pems []string) (int64, error)
+	ListPins(ctx context.Context) ([]bunq.Pin, error)
+	DeletePin(ctx context.Context, id int64) error
 }
 
 var _ BunqClient = &bunq.Client{}
@@ -59,13 +60,13 @@ type accounts struct {
 	reader    client.Reader
 	writer    client.Client
 	namespace string
-	now       func() time.Time
+	clock     clock.PassiveClock
 	backoff   time.Duration // first wait after bunq refused a key
 
-	mu    sync.Mutex
-	byID  map[string]*account
-	users map[string]map[types.UID]bool // context name → resources using it
-	used  map[types.UID]string          // resource → context name
+	mu        sync.Mutex
+	byContext map[string]*account           // context Secret name → its client
+	users     map[string]map[types.UID]bool // context name → resources using it
+	used      map[types.UID]string          // resource → context name
 }
 
 // get returns the account of a key and records that uid uses it; an account
@@ -75,16 +76,16 @@ func (a *accounts) get(uid types.UID, env bunqv1alpha1.Environment, apiKey strin
 	name := contextSecretName(env, apiKey)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	acc, ok := a.byID[name]
+	acc, ok := a.byContext[name]
 	if !ok {
 		var err error
 		if acc, err = a.open(env, name, apiKey); err != nil {
 			return nil, err
 		}
-		if a.byID == nil {
-			a.byID, a.users, a.used = map[string]*account{}, map[string]map[types.UID]bool{}, map[types.UID]string{}
+		if a.byContext == nil {
+			a.byContext, a.users, a.used = map[string]*account{}, map[string]map[types.UID]bool{}, map[types.UID]string{}
 		}
-		a.byID[name] = acc
+		a.byContext[name] = acc
 	}
 	if a.used[uid] != name {
 		a.releaseLocked(uid)
@@ -106,7 +107,7 @@ func (a *accounts) open(env bunqv1alpha1.Environment, name, apiKey string) (*acc
 	if err != nil {
 		return nil, err
 	}
-	return &account{client: c, gate: keyGate{now: a.now, first: a.backoff}, store: store}, nil
+	return &account{client: c, gate: keyGate{clock: a.clock, first: a.backoff}, store: store}, nil
 }
 
 // remember records in the context Secret that uid uses the account, once.
@@ -149,7 +150,7 @@ func (acc *account) forgetUser(ctx context.Context, uid types.UID) {
 // with a client that has no key. nil when there is none.
 func (a *accounts) orphaned(ctx context.Context, uid types.UID, userID int64) (*account, error) {
 	a.mu.Lock()
-	acc := a.byID[a.used[uid]]
+	acc := a.byContext[a.used[uid]]
 	a.mu.Unlock()
 	if acc != nil {
 		return acc, nil
@@ -169,7 +170,7 @@ func (a *accounts) orphaned(ctx context.Context, uid types.UID, userID int64) (*
 // release says uid uses no account any more, here and in the context Secret.
 func (a *accounts) release(ctx context.Context, uid types.UID) {
 	a.mu.Lock()
-	acc := a.byID[a.used[uid]]
+	acc := a.byContext[a.used[uid]]
 	a.releaseLocked(uid)
 	a.mu.Unlock()
 	if acc != nil {
@@ -186,7 +187,7 @@ func (a *accounts) releaseLocked(uid types.UID) {
 	delete(a.users[name], uid)
 	if len(a.users[name]) == 0 {
 		delete(a.users, name)
-		delete(a.byID, name)
+		delete(a.byContext, name)
 	}
 }
 
@@ -194,7 +195,7 @@ func (a *accounts) releaseLocked(uid types.UID) {
 func (a *accounts) has(name string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	_, ok := a.byID[name]
+	_, ok := a.byContext[name]
 	return ok
 }
 
@@ -220,9 +221,9 @@ func (acc *account) userID(ctx context.Context) (int64, error) {
 
 // list reads every pin of the key's user: id → fingerprint.
 func (acc *account) list(ctx context.Context) (map[int64]string, error) {
-	var list []bunq.CertificatePin
+	var list []bunq.Pin
 	err := acc.gate.do(ctx, func() (err error) {
-		list, err = acc.client.ListCertificatePins(ctx)
+		list, err = acc.client.ListPins(ctx)
 		return err
 	})
 	if err != nil {
@@ -239,7 +240,7 @@ func (acc *account) list(ctx context.Context) (map[int64]string, error) {
 func (acc *account) pin(ctx context.Context, c *chain) (int64, error) {
 	var id int64
 	err := acc.gate.do(ctx, func() (err error) {
-		id, err = acc.client.PinCertificateChain(ctx, c.pems)
+		id, err = acc.client.CreatePin(ctx, c.pems)
 		return err
 	})
 	return id, err
@@ -247,7 +248,7 @@ func (acc *account) pin(ctx context.Context, c *chain) (int64, error) {
 
 // unpin removes a pin; one bunq says (signed) is gone counts as removed.
 func (acc *account) unpin(ctx context.Context, id int64) error {
-	err := acc.gate.do(ctx, func() error { return acc.client.UnpinCertificate(ctx, id) })
+	err := acc.gate.do(ctx, func() error { return acc.client.DeletePin(ctx, id) })
 	if bunq.IsNotFound(err) {
 		return nil
 	}

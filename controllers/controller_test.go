@@ -344,7 +344,7 @@ var _ = Describe("Shared API contexts", func() {
 		store := &secretStore{reader: k8sClient, writer: k8sClient, key: client.ObjectKey{Namespace: contextNamespace, Name: name}}
 		restarted, err := testClientFactory(bunqv1alpha1.EnvironmentSandbox, w.apiKey, store)
 		Expect(err).NotTo(HaveOccurred())
-		_, err = restarted.ListCertificatePins(ctx)
+		_, err = restarted.ListPins(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(w.emu.Count("POST", bunqtest.EndpointInstallation)).To(Equal(1))
 		Expect(w.emu.Count("POST", bunqtest.EndpointSession)).To(Equal(1))

@@ -21,6 +21,7 @@ import (
 	"encoding/hex"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -30,6 +31,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bunqv1alpha1 "github.com/pinq-dev/bunq-pinning-operator/api/v1alpha1"
@@ -212,10 +214,20 @@ func poke(obj *bunqv1alpha1.BunqPinnedCertificate) {
 	Expect(k8sClient.Patch(ctx, cur, patch)).To(Succeed())
 }
 
-func advanceClock(d time.Duration) { clockOffset.Add(int64(d)) }
+// aheadClock is the real clock moved forward by advanceClock. A stopped fake
+// clock (clocktesting.FakeClock) would not do: the manager's timers, requeues
+// and the emulator's windows run on real time, and the specs wait on them.
+type aheadClock struct{ offset atomic.Int64 }
 
-// testNow is the reconciler's clock.
-func testNow() time.Time { return time.Now().Add(time.Duration(clockOffset.Load())) }
+var _ clock.PassiveClock = (*aheadClock)(nil)
+
+func (c *aheadClock) Now() time.Time                  { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *aheadClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
+
+func advanceClock(d time.Duration) { testClock.offset.Add(int64(d)) }
+
+// testNow is the reconciler's time.
+func testNow() time.Time { return testClock.Now() }
 
 // assertNoKeyMaterialSent checks every request the emulator received for any
 // line of any tls.key the test wrote.

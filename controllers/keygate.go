@@ -23,6 +23,8 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/utils/clock"
+
 	"github.com/pinq-dev/bunq-pinning-operator/bunq"
 )
 
@@ -39,7 +41,7 @@ const (
 // call has shown that the key works, one call at a time goes through and the
 // others wait for its outcome; after a refusal, one call per backoff period.
 type keyGate struct {
-	now   func() time.Time
+	clock clock.PassiveClock
 	first time.Duration
 
 	mu      sync.Mutex
@@ -99,7 +101,7 @@ func (g *keyGate) enter(ctx context.Context) (probe bool, err error) {
 			case <-ctx.Done():
 				return false, ctx.Err()
 			}
-		case g.refused != nil && g.clock().Before(g.until):
+		case g.refused != nil && g.now().Before(g.until):
 			err := &refusedError{err: g.refused, until: g.until}
 			g.mu.Unlock()
 			return false, err
@@ -117,11 +119,11 @@ func (g *keyGate) leave(probe bool, err error) {
 	switch {
 	case bunq.IsKeyRefused(err):
 		g.proven = false
-		if g.refused != nil && g.clock().Before(g.until) {
+		if g.refused != nil && g.now().Before(g.until) {
 			break // calls in flight together: one refusal, one step of backoff
 		}
 		g.delay = min(max(2*g.delay, g.base()), refusedKeyBackoffFactor*g.base())
-		g.refused, g.until = err, g.clock().Add(g.delay)
+		g.refused, g.until = err, g.now().Add(g.delay)
 	case err == nil:
 		g.proven, g.refused, g.delay = true, nil, 0
 	}
@@ -139,9 +141,9 @@ func (g *keyGate) base() time.Duration {
 	return DefaultRefusedKeyBackoff
 }
 
-func (g *keyGate) clock() time.Time {
-	if g.now != nil {
-		return g.now()
+func (g *keyGate) now() time.Time {
+	if g.clock != nil {
+		return g.clock.Now()
 	}
 	return time.Now()
 }

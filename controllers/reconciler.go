@@ -30,6 +30,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -64,8 +65,8 @@ type BunqPinnedCertificateReconciler struct {
 	WatchNamespaces []string
 	// ResyncPeriod is how often pins are read back from bunq.
 	ResyncPeriod time.Duration
-	// Now is the clock; defaults to time.Now.
-	Now func() time.Time
+	// Clock tells the time; defaults to the real clock.
+	Clock clock.PassiveClock
 	// LateCommitWindow is how long after it was sent a pin request with an
 	// unknown outcome may still commit: the bunq client's timeout.
 	LateCommitWindow time.Duration
@@ -80,12 +81,12 @@ type BunqPinnedCertificateReconciler struct {
 	uids      sync.Map // types.NamespacedName → types.UID, to forget a resource once it is gone
 }
 
-// +kubebuilder:rbac:groups=bunq.pinq.dev,resources=bunqpinnedcertificates,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=bunq.pinq.dev,resources=bunqpinnedcertificates/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=bunq.pinq.dev,resources=bunqpinnedcertificates,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=bunq.pinq.dev,resources=bunqpinnedcertificates/status,verbs=get;patch
 // +kubebuilder:rbac:groups=bunq.pinq.dev,resources=bunqpinnedcertificates/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups="",namespace=bunq-pinning-system,resources=secrets,verbs=create;update;patch
+// +kubebuilder:rbac:groups="",namespace=bunq-pinning-system,resources=secrets,verbs=create;patch
 
 // Reconcile brings bunq's pins in line with one resource's Secret.
 func (r *BunqPinnedCertificateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, err error) {
@@ -149,12 +150,14 @@ func (r *BunqPinnedCertificateReconciler) lateCommitWindow() time.Duration {
 	return bunq.DefaultTimeout
 }
 
-func (r *BunqPinnedCertificateReconciler) now() time.Time {
-	if r.Now != nil {
-		return r.Now()
+func (r *BunqPinnedCertificateReconciler) clock() clock.PassiveClock {
+	if r.Clock != nil {
+		return r.Clock
 	}
-	return time.Now()
+	return clock.RealClock{}
 }
+
+func (r *BunqPinnedCertificateReconciler) now() time.Time { return r.clock().Now() }
 
 func (r *BunqPinnedCertificateReconciler) resyncPeriod() time.Duration {
 	if r.ResyncPeriod > 0 {

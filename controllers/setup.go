@@ -55,7 +55,7 @@ func (r *BunqPinnedCertificateReconciler) SetupWithManager(mgr ctrl.Manager, max
 		return err
 	}
 	r.accounts = &accounts{newClient: r.NewClient, reader: r.APIReader, writer: r.Client, namespace: r.ContextNamespace,
-		now: r.now, backoff: r.RefusedKeyBackoff}
+		clock: r.clock(), backoff: r.RefusedKeyBackoff}
 	r.secrets = &secretReader{cache: r.Client, live: r.APIReader}
 	r.pins = newPinSets(r.APIReader, r.WatchNamespaces)
 	r.conflicts = newConflictBackoff()

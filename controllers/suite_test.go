@@ -22,10 +22,8 @@ import (
 	"k8s.io/utils/ptr"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,10 +44,8 @@ import (
 
 	bunqv1alpha1 "github.com/pinq-dev/bunq-pinning-operator/api/v1alpha1"
 	"github.com/pinq-dev/bunq-pinning-operator/bunq"
+	"github.com/pinq-dev/bunq-pinning-operator/test/k8sassets"
 )
-
-// envtestK8sVersion must match ENVTEST_K8S_VERSION in the Makefile.
-const envtestK8sVersion = "1.37.2"
 
 var (
 	cfg       *rest.Config
@@ -64,8 +60,8 @@ var (
 	bunqLimiters sync.Map
 	// testReconciler is the reconciler the manager runs, to look at what it keeps.
 	testReconciler *BunqPinnedCertificateReconciler
-	// clockOffset moves the reconciler's clock forward, to reach resyncs and retirements.
-	clockOffset atomic.Int64
+	// testClock is the reconciler's clock, moved forward to reach resyncs and retirements.
+	testClock = &aheadClock{}
 )
 
 // testClientTimeout bounds each bunq call in the tests, and so the window in
@@ -125,7 +121,7 @@ func startManager() {
 		NewClient:        testClientFactory,
 		ContextNamespace: contextNamespace,
 		ResyncPeriod:     time.Hour,
-		Now:              testNow,
+		Clock:            testClock,
 		LateCommitWindow: testClientTimeout,
 	}
 	Expect(r.SetupWithManager(mgr, 4)).To(Succeed())
@@ -167,7 +163,10 @@ var _ = AfterSuite(func() {
 // `go test ./controllers/...` works from an editor without KUBEBUILDER_ASSETS.
 // KUBEBUILDER_ASSETS, when set, wins inside envtest itself.
 func localAssets() string {
-	dir := filepath.Join("..", "bin", "k8s", envtestK8sVersion+"-"+runtime.GOOS+"-"+runtime.GOARCH)
+	dir, err := k8sassets.Dir("..")
+	if err != nil {
+		return ""
+	}
 	if _, err := os.Stat(filepath.Join(dir, "kube-apiserver")); err != nil {
 		return ""
 	}

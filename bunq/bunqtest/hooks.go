@@ -239,16 +239,16 @@ func (s *Server) ResetCounters() {
 }
 
 // Pins returns the chains pinned for the user of an API key, newest first.
-func (s *Server) Pins(apiKey string) []bunq.CertificatePin {
+func (s *Server) Pins(apiKey string) []bunq.Pin {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	key := s.keys[apiKey]
 	if key == nil {
 		return nil
 	}
-	var out []bunq.CertificatePin
+	var out []bunq.Pin
 	for _, p := range s.userPins(key.userID) {
-		out = append(out, bunq.CertificatePin{ID: p.id, Chain: p.chain})
+		out = append(out, bunq.Pin{ID: p.id, Chain: p.chain})
 	}
 	return out
 }

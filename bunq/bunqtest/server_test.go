@@ -537,7 +537,7 @@ func TestDelayedCallCommitsAfterTheClientGaveUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	emu.Inject(bunqtest.Fault{Method: http.MethodPost, Endpoint: bunqtest.EndpointPins, Delay: 300 * time.Millisecond, Times: 1})
-	if _, err := c.PinCertificateChain(context.Background(), []string{bunqtest.CertificatePEM("late.example.com")}); err == nil {
+	if _, err := c.CreatePin(context.Background(), []string{bunqtest.CertificatePEM("late.example.com")}); err == nil {
 		t.Fatal("the pin returned before the delay; want a timeout")
 	}
 	if n := len(emu.Pins(key)); n != 0 {

@@ -60,12 +60,8 @@ func (b *bench) readyCount(prefix string) int {
 }
 
 func (b *bench) waitReady(prefix string, n int, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for b.readyCount(prefix) < n {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("only %d of %d %s* resources Ready after %s", b.readyCount(prefix), n, prefix, limit)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if localstack.Poll(20*time.Millisecond, limit, func() bool { return b.readyCount(prefix) >= n }) != nil {
+		return fmt.Errorf("only %d of %d %s* resources Ready after %s", b.readyCount(prefix), n, prefix, limit)
 	}
 	return nil
 }

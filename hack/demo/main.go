@@ -34,6 +34,7 @@ import (
 
 	bunqv1alpha1 "github.com/pinq-dev/bunq-pinning-operator/api/v1alpha1"
 	"github.com/pinq-dev/bunq-pinning-operator/bunq/bunqtest"
+	"github.com/pinq-dev/bunq-pinning-operator/test/k8sassets"
 	"github.com/pinq-dev/bunq-pinning-operator/test/localstack"
 )
 
@@ -87,7 +88,8 @@ type summary struct {
 
 func story(s *localstack.Stack) error {
 	ctx := context.Background()
-	step("local control plane up: kube-apiserver %s + etcd (kubeconfig %s)", localstack.K8sVersion, s.Kubeconfig)
+	version, _ := k8sassets.Version(".")
+	step("local control plane up: kube-apiserver %s + etcd (kubeconfig %s)", version, s.Kubeconfig)
 	step("CRD bunqpinnedcertificates.bunq.pinq.dev installed")
 	step("bunq emulator serving the bunq API at %s/v1", s.BunqURL)
 	for _, ns := range []string{namespace, "bunq-pinning-system"} {
@@ -213,32 +215,33 @@ func isReady(o *bunqv1alpha1.BunqPinnedCertificate) bool {
 // waitFor polls the resource until done says so; a poll every few milliseconds
 // keeps the measured latencies honest.
 func waitFor(ctx context.Context, c client.Client, obj *bunqv1alpha1.BunqPinnedCertificate, done func(*bunqv1alpha1.BunqPinnedCertificate) bool) (*bunqv1alpha1.BunqPinnedCertificate, error) {
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		got := &bunqv1alpha1.BunqPinnedCertificate{}
-		if err := c.Get(ctx, client.ObjectKeyFromObject(obj), got); err == nil && done(got) {
-			return got, nil
-		}
-		time.Sleep(2 * time.Millisecond)
+	var got *bunqv1alpha1.BunqPinnedCertificate
+	err := localstack.Poll(2*time.Millisecond, 60*time.Second, func() bool {
+		got = &bunqv1alpha1.BunqPinnedCertificate{}
+		return c.Get(ctx, client.ObjectKeyFromObject(obj), got) == nil && done(got)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s/%s did not reach the expected state in 60s", obj.Namespace, obj.Name)
 	}
-	return nil, fmt.Errorf("%s/%s did not reach the expected state in 60s", obj.Namespace, obj.Name)
+	return got, nil
 }
 
 func waitBunq(ctx context.Context, s *localstack.Stack, done func(map[int64]bool) bool) error {
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if pins, err := s.BunqPins(ctx); err == nil {
-			ids := map[int64]bool{}
-			for _, p := range pins {
-				ids[p.ID] = true
-			}
-			if done(ids) {
-				return nil
-			}
+	err := localstack.Poll(2*time.Millisecond, 60*time.Second, func() bool {
+		pins, err := s.BunqPins(ctx)
+		if err != nil {
+			return false
 		}
-		time.Sleep(2 * time.Millisecond)
+		ids := map[int64]bool{}
+		for _, p := range pins {
+			ids[p.ID] = true
+		}
+		return done(ids)
+	})
+	if err != nil {
+		return fmt.Errorf("bunq did not reach the expected pins in 60s")
 	}
-	return fmt.Errorf("bunq did not reach the expected pins in 60s")
+	return nil
 }
 
 // waitPinOnBunq returns when a pin other than old appears on bunq.

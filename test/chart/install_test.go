@@ -225,11 +225,7 @@ func contains(items []string, want string) bool {
 
 func eventually(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if localstack.Poll(100*time.Millisecond, 60*time.Second, ok) != nil {
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }

@@ -22,7 +22,6 @@ limitations under the License.
 package cluster
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -32,19 +31,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
-	"syscall"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/pinq-dev/bunq-pinning-operator/test/k8sassets"
+	"github.com/pinq-dev/bunq-pinning-operator/test/localstack"
 )
 
 const (
-	// K8sVersion must match ENVTEST_K8S_VERSION in the Makefile.
-	K8sVersion  = "1.37.2"
 	NodeName    = "node-1"
 	serviceCIDR = "10.96.0.0/16"
 	podCIDR     = "10.88.0.0/16"
@@ -77,7 +74,10 @@ func Start(root string) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Root: root, Dir: dir, bin: filepath.Join(root, "bin", "k8s", K8sVersion+"-"+runtime.GOOS+"-"+runtime.GOARCH)}
+	c := &Cluster{Root: root, Dir: dir}
+	if c.bin, err = k8sassets.Dir(root); err != nil {
+		return c, err
+	}
 	if c.HostIP, err = hostIP(); err != nil {
 		return c, err
 	}
@@ -109,16 +109,10 @@ func (c *Cluster) path(parts ...string) string {
 // Log is the log file of one component.
 func (c *Cluster) Log(name string) string { return c.path(name + ".log") }
 
-// spawn starts a component in its own process group, logging to its file.
+// spawn starts a component, logging to its file.
 func (c *Cluster) spawn(name, binary string, args ...string) error {
-	log, err := os.OpenFile(c.Log(name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	cmd, err := localstack.Spawn(c.Log(name), binary, args...)
 	if err != nil {
-		return err
-	}
-	cmd := exec.Command(binary, args...)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
 		return err
 	}
 	c.procs = append(c.procs, cmd)
@@ -184,7 +178,7 @@ func (c *Cluster) startEtcd() error {
 }
 
 func (c *Cluster) startAPIServer() error {
-	port, err := freePort()
+	port, err := localstack.FreePort()
 	if err != nil {
 		return err
 	}
@@ -231,33 +225,30 @@ func (c *Cluster) adminHTTP() (*http.Client, error) {
 }
 
 func (c *Cluster) startControllerManager() error {
-	kc, err := c.kubeconfig("controller-manager")
-	if err != nil {
-		return err
-	}
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	return c.spawn("kube-controller-manager", c.k8s("kube-controller-manager"), "--kubeconfig", kc,
-		"--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
-		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(port), "--leader-elect=false",
+	return c.startControlPlaneComponent("kube-controller-manager", "controller-manager",
 		"--root-ca-file", c.ca.path("ca.crt"), "--service-account-private-key-file", c.ca.path("sa.key"),
 		"--use-service-account-credentials", "--controllers", "*")
 }
 
 func (c *Cluster) startScheduler() error {
-	kc, err := c.kubeconfig("scheduler")
+	return c.startControlPlaneComponent("kube-scheduler", "scheduler")
+}
+
+// startControlPlaneComponent runs the controller manager or the scheduler
+// with its own identity, serving its health on loopback only, alone (no
+// leader election).
+func (c *Cluster) startControlPlaneComponent(binary, identity string, extra ...string) error {
+	kc, err := c.kubeconfig(identity)
 	if err != nil {
 		return err
 	}
-	port, err := freePort()
+	port, err := localstack.FreePort()
 	if err != nil {
 		return err
 	}
-	return c.spawn("kube-scheduler", c.k8s("kube-scheduler"), "--kubeconfig", kc,
+	return c.spawn(binary, c.k8s(binary), append([]string{"--kubeconfig", kc,
 		"--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
-		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(port), "--leader-elect=false")
+		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(port), "--leader-elect=false"}, extra...)...)
 }
 
 // hostIP is the first IPv4 address of an interface that is up and not
@@ -281,21 +272,12 @@ func hostIP() (string, error) {
 	return "", errors.New("no IPv4 address on an interface that is up")
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 func freePorts2() (int, int, error) {
-	a, err := freePort()
+	a, err := localstack.FreePort()
 	if err != nil {
 		return 0, 0, err
 	}
-	b, err := freePort()
+	b, err := localstack.FreePort()
 	return a, b, err
 }
 
@@ -315,12 +297,7 @@ func get(httpc *http.Client, url string) error {
 // what it last failed with.
 func waitFor(timeout time.Duration, check func() error) error {
 	var last error
-	err := wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, timeout, true,
-		func(context.Context) (bool, error) {
-			last = check()
-			return last == nil, nil
-		})
-	if err != nil {
+	if err := localstack.Poll(250*time.Millisecond, timeout, func() bool { last = check(); return last == nil }); err != nil {
 		return fmt.Errorf("%w: %v", err, last)
 	}
 	return nil

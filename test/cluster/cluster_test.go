@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package cluster
+package cluster_test
 
 import (
 	"bytes"
@@ -31,6 +31,8 @@ import (
 	"time"
 
 	"github.com/pinq-dev/bunq-pinning-operator/bunq/bunqtest"
+	"github.com/pinq-dev/bunq-pinning-operator/test/cluster"
+	"github.com/pinq-dev/bunq-pinning-operator/test/localstack"
 )
 
 const (
@@ -44,7 +46,7 @@ const (
 // node is the test's view of the cluster: kubectl and what bunq holds.
 type node struct {
 	t   *testing.T
-	c   *Cluster
+	c   *cluster.Cluster
 	ca  *bunqtest.CA
 	dir string
 }
@@ -65,7 +67,7 @@ func TestOperatorOnANode(t *testing.T) {
 		}
 	}
 	began := time.Now()
-	c, err := Start(root)
+	c, err := cluster.Start(root)
 	n := &node{t: t, c: c, ca: bunqtest.NewCA("Cluster CA"), dir: t.TempDir()}
 	t.Cleanup(func() {
 		if err := c.Stop(t.Failed()); err != nil {
@@ -82,7 +84,7 @@ func TestOperatorOnANode(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.eventually("the node to be Ready", 2*time.Minute, func() bool {
-		return n.get("node/"+NodeName, `{.status.conditions[?(@.type=="Ready")].status}`) == "True"
+		return n.get("node/"+cluster.NodeName, `{.status.conditions[?(@.type=="Ready")].status}`) == "True"
 	})
 	t.Logf("cluster up in %s", time.Since(began).Round(time.Second))
 	if err := c.ImportImage(filepath.Join(root, "bin", "images", "operator.tar")); err != nil {
@@ -128,9 +130,9 @@ func (n *node) install(t *testing.T) {
 	if !proc.readOnlyRoot {
 		t.Errorf("the manager's root filesystem is writable")
 	}
-	if proc.env["KUBERNETES_SERVICE_HOST"] != APIServiceIP {
+	if proc.env["KUBERNETES_SERVICE_HOST"] != cluster.APIServiceIP {
 		t.Errorf("the manager reaches the API server at %q, not through the kubernetes Service %s",
-			proc.env["KUBERNETES_SERVICE_HOST"], APIServiceIP)
+			proc.env["KUBERNETES_SERVICE_HOST"], cluster.APIServiceIP)
 	}
 }
 
@@ -140,13 +142,13 @@ func (n *node) story(t *testing.T) {
 	n.t = t
 	n.kubectl("create", "namespace", "payments")
 	n.kubectl("-n", "payments", "create", "secret", "generic", "bunq-api-key", "--from-literal=api-key="+apiKey)
-	first := n.writeTLS("payments", "hooks-tls", "hooks.example.com", "create")
+	first := n.writeTLS("payments", "hooks-tls", "hooks.example.com")
 	n.apply(resource("payments", "hooks", "hooks-tls", "bunq-api-key", "0s"))
 	n.kubectl("-n", "payments", "wait", "--for=condition=Ready", "bpc/hooks", "--timeout=2m")
 	firstID := n.get("-n payments bpc/hooks", "{.status.pinnedCertificateID}")
 	n.expectPins(map[string]string{firstID: first})
 
-	second := n.writeTLS("payments", "hooks-tls", "hooks.example.com", "apply")
+	second := n.writeTLS("payments", "hooks-tls", "hooks.example.com")
 	n.eventually("the renewal to be pinned and the old pin retired", time.Minute, func() bool {
 		return n.get("-n payments bpc/hooks", "{.status.pinnedCertificateID}") != firstID && n.pinsAre(map[string]string{
 			n.get("-n payments bpc/hooks", "{.status.pinnedCertificateID}"): second})
@@ -160,13 +162,13 @@ func (n *node) story(t *testing.T) {
 // new pod finishes the rotation, with nothing leaked or pinned twice.
 func (n *node) podDeletedMidRotation(t *testing.T) {
 	n.t = t
-	first := n.writeTLS("payments", "hooks-tls", "hooks.example.com", "apply")
+	first := n.writeTLS("payments", "hooks-tls", "hooks.example.com")
 	n.apply(resource("payments", "hooks", "hooks-tls", "bunq-api-key", "0s"))
 	n.kubectl("-n", "payments", "wait", "--for=condition=Ready", "bpc/hooks", "--timeout=2m")
 	n.expectPins(map[string]string{n.get("-n payments bpc/hooks", "{.status.pinnedCertificateID}"): first})
 
 	old := n.operatorPods()
-	second := n.writeTLS("payments", "hooks-tls", "hooks.example.com", "apply")
+	second := n.writeTLS("payments", "hooks-tls", "hooks.example.com")
 	n.kubectl("-n", operatorNS, "delete", "pod", "--wait=false", old[0])
 	n.rotated(second, old)
 }
@@ -192,7 +194,7 @@ func (n *node) leaderDeletedMidRotation(t *testing.T) {
 		}
 		return false
 	})
-	second := n.writeTLS("payments", "hooks-tls", "hooks.example.com", "apply")
+	second := n.writeTLS("payments", "hooks-tls", "hooks.example.com")
 	deleted := time.Now()
 	n.kubectl("-n", operatorNS, "delete", "pod", "--wait=false", leader)
 	n.eventually("the other pod to lead", time.Minute, func() bool {
@@ -238,7 +240,7 @@ func (n *node) namespaceDeleted(t *testing.T) {
 	n.t = t
 	n.kubectl("create", "namespace", "tenant")
 	n.kubectl("-n", "tenant", "create", "secret", "generic", "bunq-api-key", "--from-literal=api-key="+tenantKey)
-	n.writeTLS("tenant", "shop-tls", "shop.example.com", "create")
+	n.writeTLS("tenant", "shop-tls", "shop.example.com")
 	n.apply(resource("tenant", "shop", "shop-tls", "bunq-api-key", "0s"))
 	n.kubectl("-n", "tenant", "wait", "--for=condition=Ready", "bpc/shop", "--timeout=2m")
 	id := n.get("-n tenant bpc/shop", "{.status.pinnedCertificateID}")
@@ -350,14 +352,14 @@ patches:
     - {op: add, path: /spec/template/spec/containers/0/env/-, value: {name: SSL_CERT_FILE, value: /etc/bunq-ca/bunq-ca.crt}}
     - {op: add, path: /spec/template/spec/volumes, value: [{name: bunq-ca, configMap: {name: bunq-emulator-ca}}]}
     - {op: add, path: /spec/template/spec/containers/0/volumeMounts, value: [{name: bunq-ca, mountPath: /etc/bunq-ca, readOnly: true}]}
-`, name, tag, operatorNS, EmulatorURL(), EmulatorURL())
+`, name, tag, operatorNS, cluster.EmulatorURL(), cluster.EmulatorURL())
 	must(n.t, os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644))
 	return dir
 }
 
 // writeTLS writes a TLS Secret as cert-manager shapes it, with kubectl, and
 // returns tls.crt.
-func (n *node) writeTLS(ns, name, host, verb string) string {
+func (n *node) writeTLS(ns, name, host string) string {
 	crt, key := n.ca.Leaf(host, time.Now().Add(-time.Minute), time.Now().Add(90*24*time.Hour))
 	crtFile, keyFile := filepath.Join(n.dir, "tls.crt"), filepath.Join(n.dir, "tls.key")
 	must(n.t, os.WriteFile(crtFile, []byte(crt), 0o600))
@@ -366,7 +368,6 @@ func (n *node) writeTLS(ns, name, host, verb string) string {
 	n.apply(manifest)
 	n.kubectl("-n", ns, "annotate", "--overwrite", "secret/"+name, "cert-manager.io/certificate-name="+name,
 		"cert-manager.io/issuer-name=local-ca", "cert-manager.io/issuer-kind=Issuer")
-	_ = verb
 	return crt
 }
 
@@ -441,12 +442,8 @@ func (n *node) expectPins(want map[string]string) {
 
 func (n *node) eventually(what string, timeout time.Duration, ok func() bool) {
 	n.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !ok() {
-		if time.Now().After(deadline) {
-			n.t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(200 * time.Millisecond)
+	if localstack.Poll(200*time.Millisecond, timeout, ok) != nil {
+		n.t.Fatalf("timed out after %s waiting for %s", timeout, what)
 	}
 }
 

@@ -72,7 +72,7 @@ func startWorld(t *testing.T, root string) *world {
 	}
 	// cert-manager is a prerequisite of the pages: its CRD is in place.
 	if out, err := exec.Command(kubectl(), "--kubeconfig", s.Kubeconfig, "apply", "-f",
-		filepath.Join(root, "test", "localstack", "cert-manager-certificate-crd.yaml")).CombinedOutput(); err != nil {
+		filepath.Join(root, "test", "testdata", "cert-manager-certificate-crd.yaml")).CombinedOutput(); err != nil {
 		t.Fatalf("install the Certificate CRD: %v\n%s", err, out)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -107,7 +107,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// The samples as the README applies them, where cert-manager is installed
 	// (its Certificate CRD stands in for it): the API server accepts them all.
-	e.kubectl("apply", "-f", filepath.Join(root, "test", "localstack", "cert-manager-certificate-crd.yaml"))
+	e.kubectl("apply", "-f", filepath.Join(root, "test", "testdata", "cert-manager-certificate-crd.yaml"))
 	e.kubectl("wait", "--for=condition=Established", "crd/certificates.cert-manager.io", "--timeout=30s")
 	out := e.kubectl("apply", "-k", filepath.Join(root, "config", "samples"), "--dry-run=server")
 	for _, want := range []string{"namespace/payments", "certificate.cert-manager.io/hooks", "secret/bunq-api-key", "bunqpinnedcertificate.bunq.pinq.dev/hooks"} {
@@ -213,12 +213,8 @@ func (e *e2e) expectColumns() {
 
 func (e *e2e) eventually(what string, ok func() bool) {
 	e.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if localstack.Poll(50*time.Millisecond, 60*time.Second, ok) != nil {
+		e.t.Fatalf("timed out waiting for %s", what)
 	}
 }
 

@@ -18,6 +18,7 @@ package e2e
 
 import (
 	"crypto/tls"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -59,20 +60,20 @@ func TestMetricsServeTheGivenCertificate(t *testing.T) {
 	}
 
 	want := bunqtest.ParseCertificatePEM(crt).SerialNumber
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var got *big.Int
+	var dialErr error
+	if localstack.Poll(200*time.Millisecond, 30*time.Second, func() bool {
 		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // only the presented certificate is read
-		if err == nil {
-			got := conn.ConnectionState().PeerCertificates[0].SerialNumber
-			_ = conn.Close()
-			if got.Cmp(want) != 0 {
-				t.Fatalf("the metrics endpoint presents certificate %x, want the given one %x", got, want)
-			}
-			return
+		if dialErr = err; err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the metrics endpoint did not come up on %s: %v (log %s)", addr, err, s.Log("manager"))
-		}
-		time.Sleep(200 * time.Millisecond)
+		got = conn.ConnectionState().PeerCertificates[0].SerialNumber
+		_ = conn.Close()
+		return true
+	}) != nil {
+		t.Fatalf("the metrics endpoint did not come up on %s: %v (log %s)", addr, dialErr, s.Log("manager"))
+	}
+	if got.Cmp(want) != 0 {
+		t.Fatalf("the metrics endpoint presents certificate %x, want the given one %x", got, want)
 	}
 }

@@ -27,7 +27,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -40,10 +39,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	bunqv1alpha1 "github.com/pinq-dev/bunq-pinning-operator/api/v1alpha1"
+	"github.com/pinq-dev/bunq-pinning-operator/test/k8sassets"
 )
-
-// K8sVersion must match ENVTEST_K8S_VERSION in the Makefile.
-const K8sVersion = "1.37.2"
 
 // stack is a local control plane, the bunq emulator and the operator, each
 // running as it would for a user.
@@ -85,7 +82,7 @@ func Start(o Options) (*Stack, error) {
 		s.BunqURL = o.BunqURL
 		return s, nil
 	}
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return s, err
 	}
@@ -104,9 +101,11 @@ func Start(o Options) (*Stack, error) {
 }
 
 func (s *Stack) startControlPlane(installCRD bool) error {
-	s.env = &envtest.Environment{
-		BinaryAssetsDirectory: filepath.Join(s.Root, "bin", "k8s", K8sVersion+"-"+runtime.GOOS+"-"+runtime.GOARCH),
+	assets, err := k8sassets.Dir(s.Root)
+	if err != nil {
+		return err
 	}
+	s.env = &envtest.Environment{BinaryAssetsDirectory: assets}
 	// A throwaway etcd need not wait for the disk on every write: without fsync,
 	// timings measure the operator rather than this machine's disk.
 	s.env.ControlPlane.Etcd = &envtest.Etcd{}
@@ -193,18 +192,29 @@ func (s *Stack) StartOperatorNamed(name string, extraArgs ...string) (*exec.Cmd,
 }
 
 func (s *Stack) spawn(name, binary string, args ...string) error {
-	logFile, err := os.OpenFile(s.Log(name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	cmd, err := Spawn(s.Log(name), binary, args...)
 	if err != nil {
-		return err
-	}
-	cmd := exec.Command(binary, args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s (run `make demo` to build it): %w", name, err)
 	}
 	s.procs = append(s.procs, cmd)
 	return nil
+}
+
+// Spawn starts a program in a process group of its own (so that Kill ends
+// its children too), appending its output to logFile.
+func Spawn(logFile, binary string, args ...string) (*exec.Cmd, error) {
+	log, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(binary, args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		log.Close()
+		return nil, err
+	}
+	return cmd, nil
 }
 
 func (s *Stack) Log(name string) string { return filepath.Join(s.Dir, name+".log") }
@@ -272,7 +282,8 @@ func (s *Stack) Stop() error {
 	return errors.Join(errs...)
 }
 
-func freePort() (int, error) {
+// FreePort is a TCP port on loopback that nothing listens on just now.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

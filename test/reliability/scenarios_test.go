@@ -32,6 +32,7 @@ import (
 
 	bunqv1alpha1 "github.com/pinq-dev/bunq-pinning-operator/api/v1alpha1"
 	"github.com/pinq-dev/bunq-pinning-operator/bunq/bunqtest"
+	"github.com/pinq-dev/bunq-pinning-operator/test/localstack"
 )
 
 // tally adds up a scenario's figures over the rounds; durations get their
@@ -102,12 +103,7 @@ func eachRound(t *testing.T, name string, round func(t *testing.T, r *rig, tl *t
 
 // waitFor polls cond until it holds or limit passes.
 func waitFor(cond func() bool, limit time.Duration) bool {
-	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
-		if cond() {
-			return true
-		}
-	}
-	return cond()
+	return localstack.Poll(2*time.Millisecond, limit, cond) == nil || cond()
 }
 
 // TestInvariantsCatchProblems proves the checker can fail: a pin nobody
