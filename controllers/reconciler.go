@@ -18,7 +18,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -100,16 +99,17 @@ func (r *BunqPinnedCertificateReconciler) Reconcile(ctx context.Context, req ctr
 	}
 	p := &pass{r: r, obj: obj, orig: obj.DeepCopy(), log: logf.FromContext(ctx), now: r.now()}
 	defer func() {
-		err = errors.Join(err, p.writeStatus(ctx))
-		if errors.Is(err, errConflict) {
-			p.conflict, err = true, nil
-		}
-		if !p.conflict {
+		var conflict bool
+		conflict, err = outcome(err, p.writeStatus(ctx))
+		switch {
+		case err != nil:
+			res = ctrl.Result{} // the workqueue backs the error off; the newer version's event brings a pass anyway
+		case conflict:
+			p.log.Info("the resource changed during the sync; syncing again")
+			res = ctrl.Result{RequeueAfter: r.conflicts.When(req.NamespacedName)}
+		default:
 			r.conflicts.Forget(req.NamespacedName)
-			return
 		}
-		p.log.Info("the resource changed during the sync; syncing again")
-		res = ctrl.Result{RequeueAfter: r.conflicts.When(req.NamespacedName)}
 	}()
 
 	if !obj.DeletionTimestamp.IsZero() {

@@ -59,6 +59,22 @@ func newConflictBackoff() workqueue.TypedRateLimiter[types.NamespacedName] {
 // errConflict says the cached resource was stale when its status was written.
 var errConflict = errors.New("resource changed while it was reconciled")
 
+// outcome merges the error a pass returned with that of its status write. A
+// conflict on either asks for another pass and is no failure; any other error
+// is kept, so that it is logged and backed off, also beside a conflict.
+func outcome(passErr, writeErr error) (conflict bool, err error) {
+	var errs []error
+	for _, e := range []error{passErr, writeErr} {
+		switch {
+		case errors.Is(e, errConflict):
+			conflict = true
+		case e != nil:
+			errs = append(errs, e)
+		}
+	}
+	return conflict, errors.Join(errs...)
+}
+
 // pass is one reconcile of one resource: the object as read, the object being
 // changed, and what the pass has decided.
 type pass struct {
@@ -136,6 +152,9 @@ func truncate(s string, max int) string {
 // conditional on the resourceVersion read: a pass that started from a stale
 // cache must not undo what a newer one recorded.
 func (p *pass) writeStatus(ctx context.Context) error {
+	if p.conflict {
+		return errConflict // the copy is known to be stale: the patch would fail
+	}
 	if p.gone || equality.Semantic.DeepEqual(p.orig.Status, p.obj.Status) {
 		return nil
 	}
@@ -156,6 +175,10 @@ func (p *pass) writeStatus(ctx context.Context) error {
 
 // fail records why a pass stopped and says how to go on.
 func (p *pass) fail(err error) (ctrl.Result, error) {
+	if errors.Is(err, errConflict) {
+		p.conflict = true // a newer version exists; its pass reports. Reconcile sets the delay
+		return ctrl.Result{}, nil
+	}
 	reason, message := classify(err)
 	p.report(metav1.ConditionFalse, reason, message)
 	if !progressing(reason) {
@@ -163,9 +186,6 @@ func (p *pass) fail(err error) (ctrl.Result, error) {
 	}
 	var ce *chainError
 	switch {
-	case errors.Is(err, errConflict):
-		p.conflict = true // Reconcile sets the delay
-		return ctrl.Result{}, nil
 	case errors.As(err, &ce):
 		if !ce.retryAt.IsZero() {
 			return ctrl.Result{RequeueAfter: ce.retryAt.Sub(p.now)}, nil
@@ -205,8 +225,6 @@ func classify(err error) (reason, message string) {
 		return ce.reason, ce.msg
 	case errors.As(err, &ie):
 		return ie.reason, ie.msg
-	case errors.Is(err, errConflict):
-		return bunqv1alpha1.ReasonPinning, "the resource changed during the sync; syncing again"
 	case bunq.IsIPNotPermitted(err):
 		return bunqv1alpha1.ReasonIPNotPermitted, err.Error() + ". bunq gives this answer for a key it does not know " +
 			"and for a key used from an IP it is not bound to: check that the API key is right and is for this " +
