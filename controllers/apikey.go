@@ -32,7 +32,7 @@ const tlsPrivateKey = "tls.key"
 // value is read: tls.key holds a TLS private key.
 func checkAPIKeyRef(secret, key string) error {
 	if key == tlsPrivateKey {
-		return &inputError{reason: bunqv1alpha1.ReasonInvalidAPIKey,
+		return &reasonError{reason: bunqv1alpha1.ReasonInvalidAPIKey,
 			msg: "apiKeySecretRef names " + secret + "/" + tlsPrivateKey + ", a TLS private key; it is never read or sent: " +
 				"point apiKeySecretRef at the Secret key that holds the bunq API key"}
 	}
@@ -46,7 +46,7 @@ func apiKeyFrom(secret, key string, value []byte) (string, error) {
 	apiKey := strings.TrimSpace(string(value))
 	switch {
 	case apiKey == "":
-		return "", &inputError{reason: bunqv1alpha1.ReasonAPIKeyNotFound, msg: "Secret " + secret + " has no key " + key + " or it is empty"}
+		return "", &reasonError{reason: bunqv1alpha1.ReasonAPIKeyNotFound, msg: "Secret " + secret + " has no key " + key + " or it is empty"}
 	case strings.Contains(apiKey, "-----BEGIN"):
 		return "", notAnAPIKey(secret, key, "it holds a PEM block (a key or certificate)")
 	case len(apiKey) > maxAPIKeyBytes:
@@ -66,6 +66,6 @@ func tooLongAPIKey(secret, key string) error {
 }
 
 func notAnAPIKey(secret, key, why string) error {
-	return &inputError{reason: bunqv1alpha1.ReasonInvalidAPIKey,
+	return &reasonError{reason: bunqv1alpha1.ReasonInvalidAPIKey,
 		msg: "Secret " + secret + " key " + key + " does not hold a bunq API key: " + why + "; it was not sent to bunq"}
 }

@@ -39,18 +39,8 @@ const (
 	temporaryIssuerCN = "cert-manager.local"
 )
 
-// chainError is a certificate problem; reason is the Ready reason it leads to.
-type chainError struct {
-	reason string
-	msg    string
-	// retryAt, when set, is when the problem may go away on its own.
-	retryAt time.Time
-}
-
-func (e *chainError) Error() string { return e.msg }
-
-func invalid(format string, args ...any) *chainError {
-	return &chainError{reason: bunqv1alpha1.ReasonInvalidCertificate, msg: fmt.Sprintf(format, args...)}
+func invalid(format string, args ...any) *reasonError {
+	return &reasonError{reason: bunqv1alpha1.ReasonInvalidCertificate, msg: fmt.Sprintf(format, args...)}
 }
 
 // chain is what will be pinned.
@@ -145,19 +135,19 @@ func appendNew(certs, extra []*x509.Certificate) []*x509.Certificate {
 func checkChain(certs []*x509.Certificate, now time.Time) error {
 	leaf := certs[0]
 	if leaf.Issuer.CommonName == temporaryIssuerCN {
-		return &chainError{reason: bunqv1alpha1.ReasonTemporaryCertificate,
+		return &reasonError{reason: bunqv1alpha1.ReasonTemporaryCertificate,
 			msg: "tls.crt holds cert-manager's temporary certificate; waiting for the issued one"}
 	}
 	if leaf.IsCA {
 		return invalid("the first certificate of tls.crt (%s) is a CA; tls.crt must start with the server's own certificate", leaf.Subject)
 	}
 	if now.After(leaf.NotAfter) {
-		return &chainError{reason: bunqv1alpha1.ReasonCertificateExpired,
+		return &reasonError{reason: bunqv1alpha1.ReasonCertificateExpired,
 			msg: fmt.Sprintf("the certificate for %s expired at %s; renew it (cmctl renew) and it is pinned at once",
 				leaf.Subject, leaf.NotAfter.UTC().Format(time.RFC3339))}
 	}
 	if now.Before(leaf.NotBefore) {
-		return &chainError{reason: bunqv1alpha1.ReasonInvalidCertificate, retryAt: leaf.NotBefore,
+		return &reasonError{reason: bunqv1alpha1.ReasonInvalidCertificate, retryAt: leaf.NotBefore,
 			msg: fmt.Sprintf("the certificate for %s is not valid before %s", leaf.Subject, leaf.NotBefore.UTC().Format(time.RFC3339))}
 	}
 	for i := 0; i+1 < len(certs); i++ {

@@ -100,7 +100,7 @@ func TestChainFromSecret(t *testing.T) {
 				}
 				return
 			}
-			ce, ok := err.(*chainError)
+			ce, ok := err.(*reasonError)
 			if !ok || ce.reason != c.reason {
 				t.Fatalf("got %v, want reason %s", err, c.reason)
 			}
@@ -159,9 +159,9 @@ func FuzzChainFromSecret(f *testing.F) {
 		for _, mode := range []bunqv1alpha1.ChainMode{bunqv1alpha1.ChainServed, bunqv1alpha1.ChainLeaf, bunqv1alpha1.ChainServedWithCA} {
 			c, err := chainFromSecret(map[string][]byte{"tls.crt": crt, "ca.crt": ca}, mode, time.Now())
 			if err != nil {
-				ce, ok := err.(*chainError)
+				ce, ok := err.(*reasonError)
 				if !ok || ce.reason == "" {
-					t.Fatalf("error %v is not a chainError with a reason", err)
+					t.Fatalf("error %v is not a reasonError with a reason", err)
 				}
 				for _, line := range strings.Split(string(crt)+"\n"+string(ca), "\n") {
 					if line = strings.TrimSpace(line); len(line) >= 40 && strings.Contains(ce.msg, line) {

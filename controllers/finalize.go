@@ -57,7 +57,7 @@ func (p *pass) finalize(ctx context.Context) (ctrl.Result, error) {
 		}
 		wait, err := p.unpinAll(ctx, ids)
 		err = keyGone(err)
-		var ie *inputError
+		var ie *reasonError
 		switch {
 		case errors.As(err, &ie):
 			p.report(metav1.ConditionFalse, ie.reason, ie.msg+fmt.Sprintf("; cannot unpin %v, they stay on bunq", ids))
@@ -91,7 +91,7 @@ func (p *pass) finalize(ctx context.Context) (ctrl.Result, error) {
 // recorded the resource in, whose stored session can still unpin.
 func (p *pass) finalizerAccount(ctx context.Context) (*account, error) {
 	acc, err := p.account(ctx)
-	var ie *inputError
+	var ie *reasonError
 	if !errors.As(err, &ie) || ie.reason != bunqv1alpha1.ReasonAPIKeyNotFound || p.obj.Status.UserID == 0 {
 		return acc, err
 	}
@@ -110,7 +110,7 @@ func (p *pass) finalizerAccount(ctx context.Context) (*account, error) {
 // key it is: nothing more can be unpinned, so the finalizer lets go.
 func keyGone(err error) error {
 	if errors.Is(err, bunq.ErrNoAPIKey) {
-		return &inputError{reason: bunqv1alpha1.ReasonAPIKeyNotFound, msg: "the API key Secret is gone and so is the stored bunq session"}
+		return &reasonError{reason: bunqv1alpha1.ReasonAPIKeyNotFound, msg: "the API key Secret is gone and so is the stored bunq session"}
 	}
 	return err
 }

@@ -33,7 +33,7 @@ import (
 func (p *pass) loadSecret(ctx context.Context, name, missing string, limit int, keep ...string) (map[string][]byte, error) {
 	data, found, err := p.r.secrets.read(ctx, types.NamespacedName{Namespace: p.obj.Namespace, Name: name}, limit, keep...)
 	if !found && err == nil {
-		return nil, &inputError{reason: missing, msg: "Secret " + p.obj.Namespace + "/" + name + " does not exist"}
+		return nil, &reasonError{reason: missing, msg: "Secret " + p.obj.Namespace + "/" + name + " does not exist"}
 	}
 	return data, err
 }

@@ -100,7 +100,7 @@ func (p *pass) findPin(ctx context.Context, acc *account, c *chain) (int64, stri
 func (p *pass) create(ctx context.Context, acc *account, c *chain) (int64, error) {
 	st := &p.obj.Status
 	if len(st.Unsettled) >= bunqv1alpha1.MaxUnsettled {
-		return 0, &inputError{reason: bunqv1alpha1.ReasonBunqUnavailable, msg: fmt.Sprintf(
+		return 0, &reasonError{reason: bunqv1alpha1.ReasonBunqUnavailable, msg: fmt.Sprintf(
 			"%d pin requests with an unknown outcome are not settled yet; no new one before they are", len(st.Unsettled))}
 	}
 	st.Pending, st.UserID = c.fingerprint, p.user.id

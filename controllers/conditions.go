@@ -1,0 +1,116 @@
+/*
+Copyright 2026 The bunq-pinning-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	bunqv1alpha1 "github.com/pinq-dev/bunq-pinning-operator/api/v1alpha1"
+)
+
+// report sets Ready through one door: it stamps observedGeneration, keeps
+// lastTransitionTime when the status does not flip, and emits an event and a
+// log line when the condition changes.
+func (p *pass) report(status metav1.ConditionStatus, reason, message string) {
+	message = truncate(message, maxConditionMessage)
+	cond := metav1.Condition{Type: bunqv1alpha1.ConditionReady, Status: status, Reason: reason,
+		Message: message, ObservedGeneration: p.obj.Generation}
+	p.obj.Status.ObservedGeneration = p.obj.Generation
+	old := meta.FindStatusCondition(p.obj.Status.Conditions, bunqv1alpha1.ConditionReady)
+	changed := old == nil || old.Status != status || old.Reason != reason || old.Message != message
+	meta.SetStatusCondition(&p.obj.Status.Conditions, cond)
+	up := 0.0
+	if status == metav1.ConditionTrue {
+		up = 1
+	}
+	readyGauge.WithLabelValues(p.obj.Namespace, p.obj.Name).Set(up)
+	if !changed {
+		return
+	}
+	p.log.Info("ready condition changed", "status", status, "reason", reason, "message", message)
+	// A pin in progress needs no event of its own (its outcome gets one), nor
+	// does Ready=True after a pin event.
+	if reason == bunqv1alpha1.ReasonPinning || status == metav1.ConditionTrue && p.announced {
+		return
+	}
+	eventType := corev1.EventTypeNormal
+	if status == metav1.ConditionFalse && !progressing(reason) {
+		eventType = corev1.EventTypeWarning
+	}
+	p.event(eventType, reason, message)
+}
+
+func progressing(reason string) bool {
+	return reason == bunqv1alpha1.ReasonPinning || reason == bunqv1alpha1.ReasonTemporaryCertificate ||
+		reason == bunqv1alpha1.ReasonSuspended
+}
+
+func (p *pass) event(eventType, reason, message string) {
+	if p.r.Recorder != nil {
+		p.r.Recorder.Eventf(p.obj, nil, eventType, reason, "Reconcile", "%s", truncate(message, maxEventNote))
+	}
+}
+
+// What the API server accepts: a longer message would fail the whole status
+// write (and leave Ready stale) or the event.
+const (
+	maxConditionMessage = 32768
+	maxEventNote        = 1024
+)
+
+// truncate cuts s to at most max bytes, on a rune boundary, saying so.
+func truncate(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	const more = " … (truncated)"
+	return strings.ToValidUTF8(s[:max-len(more)], "") + more
+}
+
+// writeStatus saves the status when this pass changed it. The write is
+// conditional on the resourceVersion read: a pass that started from a stale
+// cache must not undo what a newer one recorded.
+func (p *pass) writeStatus(ctx context.Context) error {
+	if p.conflict {
+		return errConflict // the copy is known to be stale: the patch would fail
+	}
+	if p.gone || equality.Semantic.DeepEqual(p.orig.Status, p.obj.Status) {
+		return nil
+	}
+	patch := client.MergeFromWithOptions(p.orig, client.MergeFromWithOptimisticLock{})
+	if err := p.r.Status().Patch(ctx, p.obj, patch); err != nil {
+		if apierrors.IsConflict(err) {
+			return errConflict
+		}
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("write status: %w", err)
+	}
+	p.orig = p.obj.DeepCopy()
+	p.r.pins.track(p.obj)
+	return nil
+}
