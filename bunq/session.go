@@ -85,8 +85,14 @@ type session struct {
 func (s *sessionState) current(now time.Time) (session, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ok := s.loaded && !s.dirty && s.ctx.SessionToken != "" && now.Before(s.ctx.SessionExpiry.Add(-refreshMargin))
+	ok := s.loaded && !s.dirty && s.liveLocked(now)
 	return session{token: s.ctx.SessionToken, userID: s.ctx.UserID, keys: s.keys}, ok
+}
+
+// liveLocked says whether the stored session is usable at now, with a margin
+// before it expires. Call it with mu held.
+func (s *sessionState) liveLocked(now time.Time) bool {
+	return s.ctx.SessionToken != "" && now.Before(s.ctx.SessionExpiry.Add(-refreshMargin))
 }
 
 func (s *sessionState) update(f func(c *APIContext)) {
@@ -161,7 +167,7 @@ func (c *Client) refresh(ctx context.Context) error {
 func (c *Client) hasLiveSession() bool {
 	c.session.mu.Lock()
 	defer c.session.mu.Unlock()
-	return c.session.ctx.SessionToken != "" && c.opts.Now().Before(c.session.ctx.SessionExpiry.Add(-refreshMargin))
+	return c.session.liveLocked(c.opts.Now())
 }
 
 func (c *Client) load(ctx context.Context) error {

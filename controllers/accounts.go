@@ -29,20 +29,6 @@ import (
 	"github.com/pinq-dev/bunq-pinning-operator/bunq"
 )
 
-// BunqClient is what the controller needs from bunq; *bunq.Client has it.
-type BunqClient interface {
-	UserID(ctx context.Context) (int64, error)
-	CreatePin(ctx context.Context, pems []string) (int64, error)
-	ListPins(ctx context.Context) ([]bunq.Pin, error)
-	DeletePin(ctx context.Context, id int64) error
-}
-
-var _ BunqClient = &bunq.Client{}
-
-// ClientFactory makes a client for an environment and API key, persisting its
-// API context in store. main builds the real one; only main knows bunq's URLs.
-type ClientFactory func(env bunqv1alpha1.Environment, apiKey string, store bunq.ContextStore) (BunqClient, error)
-
 // account is one API context: a client, shared by every resource that uses
 // the same API key, and what bunq said of the key.
 type account struct {

@@ -22,6 +22,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"time"
 
@@ -84,28 +85,17 @@ func parseCertificates(name string, data []byte) ([]*x509.Certificate, error) {
 	if len(data) > maxChainBytes {
 		return nil, invalid("%s is %d bytes; a served chain is at most %d", name, len(data), maxChainBytes)
 	}
-	var certs []*x509.Certificate
-	rest := data
-	for {
-		block, next := pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			// Never quote the block: it may be a private key.
-			return nil, invalid("%s holds a %q PEM block; only CERTIFICATE blocks can be pinned", name, block.Type)
-		}
-		cert, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, invalid("%s certificate %d does not parse: %v", name, len(certs)+1, err)
-		}
-		certs = append(certs, cert)
-		if len(certs) > maxChainCertificates {
-			return nil, invalid("%s holds more than %d certificates", name, maxChainCertificates)
-		}
-		rest = next
-	}
-	if len(certs) == 0 {
+	certs, rest, err := decodeCertificates(data, maxChainCertificates+1)
+	var other otherBlockError
+	switch {
+	case errors.As(err, &other):
+		// Never quote the block: it may be a private key.
+		return nil, invalid("%s holds a %q PEM block; only CERTIFICATE blocks can be pinned", name, other.blockType)
+	case err != nil:
+		return nil, invalid("%s certificate %d does not parse: %v", name, len(certs)+1, err)
+	case len(certs) > maxChainCertificates:
+		return nil, invalid("%s holds more than %d certificates", name, maxChainCertificates)
+	case len(certs) == 0:
 		return nil, invalid("%s holds no PEM certificate (DER or other data is not accepted)", name)
 	}
 	if len(bytes.TrimSpace(rest)) > 0 {
@@ -178,24 +168,40 @@ func fingerprint(certs []*x509.Certificate) string {
 
 // pinnedFingerprint fingerprints a chain as bunq returns it; "" when it does not parse.
 func pinnedFingerprint(glued string) string {
-	var certs []*x509.Certificate
-	rest := []byte(glued)
-	for {
+	certs, _, err := decodeCertificates([]byte(glued), 0)
+	if err != nil || len(certs) == 0 {
+		return ""
+	}
+	return fingerprint(certs)
+}
+
+// otherBlockError names the type of a PEM block that is not a certificate,
+// never its content (it may be a private key).
+type otherBlockError struct{ blockType string }
+
+func (e otherBlockError) Error() string { return "a " + e.blockType + " PEM block" }
+
+// decodeCertificates parses the PEM CERTIFICATE blocks of data, up to limit
+// of them (0: no limit), and returns what follows the last one. It stops at a
+// block of another type or one that does not parse.
+func decodeCertificates(data []byte, limit int) (certs []*x509.Certificate, rest []byte, err error) {
+	rest = data
+	for limit == 0 || len(certs) < limit {
 		block, next := pem.Decode(rest)
 		if block == nil {
 			break
 		}
+		if block.Type != "CERTIFICATE" {
+			return certs, rest, otherBlockError{block.Type}
+		}
 		cert, err := x509.ParseCertificate(block.Bytes)
-		if block.Type != "CERTIFICATE" || err != nil {
-			return ""
+		if err != nil {
+			return certs, rest, err
 		}
 		certs = append(certs, cert)
 		rest = next
 	}
-	if len(certs) == 0 {
-		return ""
-	}
-	return fingerprint(certs)
+	return certs, rest, nil
 }
 
 func (c *chain) info() *bunqv1alpha1.CertificateInfo {

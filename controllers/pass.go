@@ -20,8 +20,10 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/utils/clock"
 
 	bunqv1alpha1 "github.com/pinq-dev/bunq-pinning-operator/api/v1alpha1"
+	"github.com/pinq-dev/bunq-pinning-operator/bunq"
 )
 
 // pass is one reconcile of one resource: the object as read, the object being
@@ -36,4 +38,55 @@ type pass struct {
 	gone      bool    // the object was released for deletion; nothing to write
 	conflict  bool    // the pass met a newer version of the resource
 	announced bool    // a pin event was emitted; Ready=True needs no event of its own
+}
+
+// The times a pass works with: its defaults and when it wakes next.
+
+func (r *BunqPinnedCertificateReconciler) lateCommitWindow() time.Duration {
+	if r.LateCommitWindow > 0 {
+		return r.LateCommitWindow
+	}
+	return bunq.DefaultTimeout
+}
+
+func (r *BunqPinnedCertificateReconciler) clock() clock.PassiveClock {
+	if r.Clock != nil {
+		return r.Clock
+	}
+	return clock.RealClock{}
+}
+
+func (r *BunqPinnedCertificateReconciler) now() time.Time { return r.clock().Now() }
+
+func (r *BunqPinnedCertificateReconciler) resyncPeriod() time.Duration {
+	if r.ResyncPeriod > 0 {
+		return r.ResyncPeriod
+	}
+	return DefaultResyncPeriod
+}
+
+func (p *pass) retainPreviousFor() time.Duration {
+	if d := p.obj.Spec.RetainPreviousFor; d != nil {
+		return d.Duration
+	}
+	return defaultRetainPreviousFor
+}
+
+func (p *pass) resyncDue() bool {
+	last := p.obj.Status.LastSyncTime
+	return last == nil || !p.now.Before(last.Add(p.r.resyncPeriod()))
+}
+
+// nextWake is when the resource next needs bunq: its resync or a retirement.
+func (p *pass) nextWake() time.Duration {
+	next := p.now.Add(p.r.resyncPeriod())
+	if last := p.obj.Status.LastSyncTime; last != nil {
+		next = last.Add(p.r.resyncPeriod())
+	}
+	for _, prev := range p.obj.Status.Previous {
+		if prev.RetireAfter.Time.Before(next) {
+			next = prev.RetireAfter.Time
+		}
+	}
+	return max(next.Sub(p.now), time.Second)
 }

@@ -143,29 +143,6 @@ func (r *BunqPinnedCertificateReconciler) forget(ctx context.Context, key types.
 	r.forgetUnreferencedSecrets(ctx, key.Namespace)
 }
 
-func (r *BunqPinnedCertificateReconciler) lateCommitWindow() time.Duration {
-	if r.LateCommitWindow > 0 {
-		return r.LateCommitWindow
-	}
-	return bunq.DefaultTimeout
-}
-
-func (r *BunqPinnedCertificateReconciler) clock() clock.PassiveClock {
-	if r.Clock != nil {
-		return r.Clock
-	}
-	return clock.RealClock{}
-}
-
-func (r *BunqPinnedCertificateReconciler) now() time.Time { return r.clock().Now() }
-
-func (r *BunqPinnedCertificateReconciler) resyncPeriod() time.Duration {
-	if r.ResyncPeriod > 0 {
-		return r.ResyncPeriod
-	}
-	return DefaultResyncPeriod
-}
-
 // ensureFinalizer adds the finalizer when it is missing and says whether it
 // did. The patch is conditional on the version read: a merge patch replaces
 // the whole list, and would drop a finalizer another controller just added.
@@ -307,32 +284,6 @@ func (p *pass) ensureFresh(ctx context.Context) error {
 	// the resource has already given up).
 	p.r.pins.note(p.obj)
 	return nil
-}
-
-func (p *pass) retainPreviousFor() time.Duration {
-	if d := p.obj.Spec.RetainPreviousFor; d != nil {
-		return d.Duration
-	}
-	return defaultRetainPreviousFor
-}
-
-func (p *pass) resyncDue() bool {
-	last := p.obj.Status.LastSyncTime
-	return last == nil || !p.now.Before(last.Add(p.r.resyncPeriod()))
-}
-
-// nextWake is when the resource next needs bunq: its resync or a retirement.
-func (p *pass) nextWake() time.Duration {
-	next := p.now.Add(p.r.resyncPeriod())
-	if last := p.obj.Status.LastSyncTime; last != nil {
-		next = last.Add(p.r.resyncPeriod())
-	}
-	for _, prev := range p.obj.Status.Previous {
-		if prev.RetireAfter.Time.Before(next) {
-			next = prev.RetireAfter.Time
-		}
-	}
-	return max(next.Sub(p.now), time.Second)
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
