@@ -114,3 +114,29 @@ func (p *pass) writeStatus(ctx context.Context) error {
 	p.r.pins.track(p.obj)
 	return nil
 }
+
+// pinned is what a pass did to give the current chain an id: how (Pinned,
+// Rotated, Adopted, Reused) and the id; how is "" when it did nothing.
+type pinned struct {
+	how         string
+	id          int64
+	fingerprint string
+}
+
+// announce emits the event of what was pinned. Ready=True then needs no event
+// of its own.
+func (p *pass) announce(done pinned) {
+	p.announced = true
+	fp, id := done.fingerprint, done.id
+	switch done.how {
+	case "Adopted":
+		p.event(corev1.EventTypeNormal, done.how, fmt.Sprintf("chain %s was already pinned on bunq as id %d; adopted it", fp, id))
+	case "Reused":
+		p.event(corev1.EventTypeNormal, "Rotated", fmt.Sprintf("chain %s is still pinned as id %d from before; using it again", fp, id))
+	case "Rotated":
+		rotations.Inc()
+		p.event(corev1.EventTypeNormal, done.how, fmt.Sprintf("renewed chain %s pinned as id %d", fp, id))
+	default:
+		p.event(corev1.EventTypeNormal, done.how, fmt.Sprintf("chain %s pinned as id %d", fp, id))
+	}
+}

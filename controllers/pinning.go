@@ -34,14 +34,14 @@ import (
 // (one another resource records first, so a shared chain keeps one id), and
 // otherwise records c as pending before creating the pin, so that a crash in
 // between leaves a trace that a later pass settles.
-func (p *pass) pin(ctx context.Context, acc *account, c *chain) error {
+func (p *pass) pin(ctx context.Context, acc *account, c *chain) (pinned, error) {
 	st := &p.obj.Status
 	rotation := st.PinnedCertificateID != 0
 	if rotation {
 		// A renewal is urgent: it goes before first pins and resyncs.
 		ctx = bunq.WithPriority(ctx, bunq.PriorityHigh)
 		if err := p.makeRoom(ctx, acc); err != nil {
-			return err
+			return pinned{}, err
 		}
 	}
 	k := chainKey{p.user, c.fingerprint}
@@ -50,11 +50,11 @@ func (p *pass) pin(ctx context.Context, acc *account, c *chain) error {
 	p.r.pins.claim(p.obj.UID, k, 0)
 	id, how, err := p.findPin(ctx, acc, c)
 	if err != nil {
-		return err
+		return pinned{}, err
 	}
 	if id == 0 {
 		if id, err = p.create(ctx, acc, c); err != nil {
-			return err
+			return pinned{}, err
 		}
 		how = "Pinned"
 		if rotation {
@@ -63,19 +63,7 @@ func (p *pass) pin(ctx context.Context, acc *account, c *chain) error {
 	}
 	p.r.pins.claim(p.obj.UID, k, id)
 	p.record(id, c)
-	p.announced = true
-	switch how {
-	case "Adopted":
-		p.event(corev1.EventTypeNormal, how, fmt.Sprintf("chain %s was already pinned on bunq as id %d; adopted it", c.fingerprint, id))
-	case "Reused":
-		p.event(corev1.EventTypeNormal, "Rotated", fmt.Sprintf("chain %s is still pinned as id %d from before; using it again", c.fingerprint, id))
-	case "Rotated":
-		rotations.Inc()
-		p.event(corev1.EventTypeNormal, how, fmt.Sprintf("renewed chain %s pinned as id %d", c.fingerprint, id))
-	default:
-		p.event(corev1.EventTypeNormal, how, fmt.Sprintf("chain %s pinned as id %d", c.fingerprint, id))
-	}
-	return nil
+	return pinned{how: how, id: id, fingerprint: c.fingerprint}, nil
 }
 
 // findPin returns a pin of c bunq already holds for this user, and how it was
@@ -189,7 +177,7 @@ func roundUp(t time.Time) time.Time {
 // a period) is new information and is reused; the resource's lastSyncTime
 // becomes the list's time, so the resources on a key fall into step: one list
 // per resync period, ⌈N/200⌉ GETs.
-func (p *pass) checkDrift(ctx context.Context, acc *account, c *chain) error {
+func (p *pass) checkDrift(ctx context.Context, acc *account, c *chain) (pinned, error) {
 	ctx = bunq.WithPriority(ctx, bunq.PriorityLow)
 	st := &p.obj.Status
 	notBefore := p.now.Add(-p.r.resyncPeriod())
@@ -203,12 +191,12 @@ func (p *pass) checkDrift(ctx context.Context, acc *account, c *chain) error {
 	set := p.r.pins.user(p.user)
 	listedAt, err := set.refresh(ctx, acc, notBefore, p.now)
 	if err != nil {
-		return err
+		return pinned{}, err
 	}
 	if fp, ok := set.lookup(st.PinnedCertificateID); ok && fp == c.fingerprint {
 		synced := metav1.NewTime(listedAt)
 		st.LastSyncTime = &synced
-		return p.deduplicate(ctx, acc, c)
+		return pinned{}, p.deduplicate(ctx, acc, c)
 	}
 	p.event(corev1.EventTypeWarning, "Drift", fmt.Sprintf("pin %d is no longer on bunq with this chain; pinning again", st.PinnedCertificateID))
 	st.PinnedCertificateID = 0

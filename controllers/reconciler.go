@@ -197,21 +197,22 @@ func (p *pass) sync(ctx context.Context) (ctrl.Result, error) {
 	if err != nil {
 		return p.fail(err)
 	}
+	var done pinned
 	switch {
 	case wanted:
-		err = p.pin(ctx, acc, c)
+		done, err = p.pin(ctx, acc, c)
 	case p.resyncDue():
-		err = p.checkDrift(ctx, acc, c)
+		done, err = p.checkDrift(ctx, acc, c)
 	}
 	if err != nil {
 		return p.fail(err)
 	}
 	// A new pin is recorded at once; retiring the old one waits for the next
 	// pass (which this pass's status write triggers), not the other way round.
-	if !p.announced {
-		if err := p.retire(ctx, acc); err != nil {
-			return p.fail(err)
-		}
+	if done.how != "" {
+		p.announce(done)
+	} else if err := p.retire(ctx, acc); err != nil {
+		return p.fail(err)
 	}
 	certificateNotAfter.WithLabelValues(p.obj.Namespace, p.obj.Name).Set(float64(c.certs[0].NotAfter.Unix()))
 	p.report(metav1.ConditionTrue, bunqv1alpha1.ReasonPinned,
