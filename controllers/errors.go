@@ -46,7 +46,10 @@ const (
 )
 
 // newConflictBackoff spaces out the passes of a resource that keeps meeting
-// newer versions; Forget starts it over after a clean pass.
+// newer versions; Forget starts it over after a clean pass. It is kept here,
+// beside the workqueue's own limiter, because a conflict is no error (the
+// workqueue's backoff would count and log it as one) and controller-runtime
+// deprecates Result.Requeue, the other way to reach that limiter.
 func newConflictBackoff() workqueue.TypedRateLimiter[types.NamespacedName] {
 	return workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](requeueConflict, requeueConflictMax)
 }
