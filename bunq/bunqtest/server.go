@@ -23,12 +23,8 @@ package bunqtest
 import (
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/hex"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -277,98 +273,4 @@ func (s *Server) handle(r *http.Request, route route, body []byte, ip string) re
 		return rep
 	}
 	return route.handler(s, call{r: r, body: body, ip: ip, args: route.args})
-}
-
-// write sends a reply. Every reply but a 429 carries a server signature over
-// its body, as bunq's do.
-func (s *Server) write(w http.ResponseWriter, r *http.Request, rep reply, fault *Fault) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	if fault != nil && fault.ContentType != "" {
-		h.Set("Content-Type", fault.ContentType)
-	}
-	if id := r.Header.Get("X-Bunq-Client-Request-Id"); id != "" {
-		h.Set("X-Bunq-Client-Request-Id", id)
-	}
-	h.Set("X-Bunq-Client-Response-Id", bunq.NewUUID())
-	if sig := s.signature(rep, fault); sig != "" {
-		h.Set("X-Bunq-Server-Signature", sig)
-	}
-	w.WriteHeader(rep.status)
-	_, _ = w.Write(rep.body)
-}
-
-func (s *Server) signature(rep reply, fault *Fault) string {
-	if rep.status == http.StatusTooManyRequests || fault != nil && fault.NoSignature {
-		return ""
-	}
-	signed := rep.body
-	if fault != nil && fault.BadSignature {
-		signed = append([]byte("tampered:"), rep.body...)
-	}
-	sig, err := bunq.Sign(s.serverKey, signed)
-	if err != nil {
-		return ""
-	}
-	return sig
-}
-
-// reset closes the connection without a reply.
-func reset(w http.ResponseWriter) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		panic(http.ErrAbortHandler)
-	}
-	conn, _, err := hj.Hijack()
-	if err != nil {
-		return
-	}
-	if tcp, ok := conn.(*net.TCPConn); ok {
-		_ = tcp.SetLinger(0)
-	}
-	_ = conn.Close()
-}
-
-func (s *Server) ip(r *http.Request) string {
-	s.mu.Lock()
-	override := s.clientIP
-	s.mu.Unlock()
-	if override != "" {
-		return override
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-func (s *Server) finish(index int, req Request, status int, start time.Time) {
-	s.mu.Lock()
-	s.requests[index].Status = status
-	s.requests[index].Duration = s.opts.Now().Sub(start)
-	s.mu.Unlock()
-	if s.opts.Log != nil {
-		s.opts.Log(fmt.Sprintf("%s %s %s -> %d in %s", req.ClientIP, req.Method, req.Path, status,
-			s.opts.Now().Sub(start).Round(time.Microsecond)))
-	}
-}
-
-func newToken() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-func timestamp(t time.Time) string {
-	return t.UTC().Format("2006-01-02 15:04:05.000000")
-}
-
-// split cuts "/v1/a/b" into ["a","b"]; ok is false without the /v1/ prefix.
-func split(path string) ([]string, bool) {
-	rest, ok := strings.CutPrefix(path, "/v1/")
-	if !ok {
-		return nil, false
-	}
-	return strings.Split(strings.TrimSuffix(rest, "/"), "/"), true
 }
