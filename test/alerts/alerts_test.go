@@ -25,6 +25,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pinq-dev/bunq-pinning-operator/test/localstack"
 	"sigs.k8s.io/yaml"
 )
 
@@ -89,11 +90,7 @@ func writeRuleFile(t *testing.T, from, to string) {
 // docs/operations.md) builds the ServiceMonitor and the rules for the
 // operator's namespace.
 func TestPrometheusKustomization(t *testing.T) {
-	kubectl := os.Getenv("KUBECTL")
-	if kubectl == "" {
-		kubectl = "kubectl"
-	}
-	out, err := exec.Command(kubectl, "kustomize", "../../config/prometheus").CombinedOutput()
+	out, err := exec.Command(localstack.Kubectl(), "kustomize", "../../config/prometheus").CombinedOutput()
 	if err != nil {
 		t.Fatalf("kubectl kustomize config/prometheus: %v\n%s", err, out)
 	}

@@ -20,6 +20,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -42,10 +43,10 @@ import (
 )
 
 const (
-	apiKey      = "sandbox_chart000000000000000000000000000000000000000000000000000"
-	release     = "bpo"
-	namespace   = "bunq-pinning-system"
-	serviceUser = "system:serviceaccount:" + namespace + ":bunq-pinning-controller-manager"
+	apiKey         = "sandbox_chart000000000000000000000000000000000000000000000000000"
+	release        = "bpo"
+	namespace      = "bunq-pinning-system"
+	serviceAccount = "bunq-pinning-controller-manager"
 )
 
 // TestChartOnAnAPIServer installs the chart scoped to one namespace, runs the
@@ -84,17 +85,12 @@ func TestChartOnAnAPIServer(t *testing.T) {
 		t.Errorf("the ServiceAccount cannot list resources in its namespace: %v", err)
 	}
 
-	args := deploymentArgs(t, s)
-	if !contains(args, "--watch-namespaces=payments") {
+	d := deployment(t, s)
+	if args := d.Spec.Template.Spec.Containers[0].Args; !slices.Contains(args, "--watch-namespaces=payments") {
 		t.Fatalf("the Deployment's arguments %v lack --watch-namespaces=payments", args)
 	}
-	saConfig, err := s.KubeconfigFor(serviceUser, "system:serviceaccounts", "system:serviceaccounts:"+namespace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The chart's arguments, then what a process beside the API server needs.
-	if _, err := s.StartOperatorNamed("manager", append(args, "--kubeconfig", saConfig,
-		"--metrics-bind-address", "0", "--health-probe-bind-address", "0")...); err != nil {
+	// The manager as the chart's ServiceAccount, with the chart's arguments.
+	if _, err := s.StartDeployment(d); err != nil {
 		t.Fatal(err)
 	}
 
@@ -130,7 +126,7 @@ func TestChartOnAnAPIServer(t *testing.T) {
 	if err := s.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "bunq-pinning-controller-manager"}, &policyv1.PodDisruptionBudget{}); err != nil {
 		t.Errorf("no PodDisruptionBudget after the upgrade: %v", err)
 	}
-	if d := deployment(t, s); *d.Spec.Replicas != 2 || contains(d.Spec.Template.Spec.Containers[0].Args, "--watch-namespaces=payments") {
+	if d := deployment(t, s); *d.Spec.Replicas != 2 || slices.Contains(d.Spec.Template.Spec.Containers[0].Args, "--watch-namespaces=payments") {
 		t.Errorf("after the upgrade the Deployment has %d replicas and args %v", *d.Spec.Replicas, d.Spec.Template.Spec.Containers[0].Args)
 	}
 
@@ -146,7 +142,7 @@ func TestChartOnAnAPIServer(t *testing.T) {
 // serviceAccountClient is a client with the chart's ServiceAccount's access.
 func serviceAccountClient(t *testing.T, s *localstack.Stack) client.Client {
 	t.Helper()
-	file, err := s.KubeconfigFor(serviceUser, "system:serviceaccounts", "system:serviceaccounts:"+namespace)
+	file, err := s.ServiceAccountKubeconfig(namespace, serviceAccount)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,10 +164,6 @@ func deployment(t *testing.T, s *localstack.Stack) *appsv1.Deployment {
 		t.Fatal(err)
 	}
 	return d
-}
-
-func deploymentArgs(t *testing.T, s *localstack.Stack) []string {
-	return deployment(t, s).Spec.Template.Spec.Containers[0].Args
 }
 
 // createStory is what a tenant creates: an API key Secret, cert-manager's TLS
@@ -212,15 +204,6 @@ func pinCount(ctx context.Context, s *localstack.Stack) int {
 		return -1
 	}
 	return len(pins)
-}
-
-func contains(items []string, want string) bool {
-	for _, item := range items {
-		if item == want {
-			return true
-		}
-	}
-	return false
 }
 
 func eventually(t *testing.T, what string, ok func() bool) {

@@ -64,6 +64,7 @@ type Cluster struct {
 	procs        []*exec.Cmd
 	created      []string        // folders outside Dir that the node made
 	netns        bool            // the emulator's network namespace exists
+	emulator     *http.Client    // trusts the emulator's certificate; one for every poll
 	sandboxNetns map[string]bool // the named network namespaces before the node started
 }
 
@@ -210,18 +211,23 @@ func (c *Cluster) startAPIServer() error {
 
 // adminHTTP is an HTTP client that trusts the cluster and presents the admin certificate.
 func (c *Cluster) adminHTTP() (*http.Client, error) {
-	pool := x509.NewCertPool()
-	ca, err := os.ReadFile(c.ca.path("ca.crt"))
-	if err != nil {
-		return nil, err
-	}
-	pool.AppendCertsFromPEM(ca)
 	cert, err := tls.LoadX509KeyPair(c.ca.path("admin.crt"), c.ca.path("admin.key"))
 	if err != nil {
 		return nil, err
 	}
-	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}}}, nil
+	return c.httpClient(5*time.Second, cert)
+}
+
+// httpClient trusts the cluster's CA and nothing else, presenting certs.
+func (c *Cluster) httpClient(timeout time.Duration, certs ...tls.Certificate) (*http.Client, error) {
+	ca, err := os.ReadFile(c.CACert())
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: certs}}}, nil
 }
 
 func (c *Cluster) startControllerManager() error {

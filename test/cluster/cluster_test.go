@@ -291,13 +291,7 @@ func (n *node) uninstall(t *testing.T) {
 	n.t = t
 	n.kubectl("delete", "bpc", "--all", "-A", "--wait", "--timeout=2m")
 	n.expectPins(map[string]string{})
-	cmd := exec.Command("make", "-s", "undeploy")
-	cmd.Dir = n.c.Root
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+n.c.Kubeconfig)
-	if k := os.Getenv("KUBECTL"); k != "" {
-		cmd.Env = append(cmd.Env, "KUBECTL="+k)
-	}
-	if out, err := cmd.CombinedOutput(); err != nil {
+	if out, err := localstack.Make(n.c.Root, n.c.Kubeconfig, "undeploy"); err != nil {
 		t.Fatalf("make undeploy: %v\n%s", err, out)
 	}
 	n.eventually("the operator's namespace to be gone", 2*time.Minute, func() bool {
@@ -381,11 +375,7 @@ func (n *node) apply(manifest string) {
 }
 
 func (n *node) command(args ...string) *exec.Cmd {
-	bin := os.Getenv("KUBECTL")
-	if bin == "" {
-		bin = "kubectl"
-	}
-	return exec.Command(bin, append([]string{"--kubeconfig", n.c.Kubeconfig}, args...)...)
+	return exec.Command(localstack.Kubectl(), append([]string{"--kubeconfig", n.c.Kubeconfig}, args...)...)
 }
 
 func (n *node) kubectl(args ...string) string {
@@ -423,16 +413,7 @@ func (n *node) operatorPods() []string {
 
 func (n *node) pinsAre(want map[string]string) bool {
 	pins, err := n.c.BunqPins(context.Background())
-	if err != nil || len(pins) != len(want) {
-		return false
-	}
-	for _, p := range pins {
-		leaf, ok := want[fmt.Sprint(p.ID)]
-		if !ok || !strings.HasPrefix(p.Chain, strings.TrimSpace(leaf)) {
-			return false
-		}
-	}
-	return true
+	return err == nil && localstack.HoldsExactly(pins, want)
 }
 
 func (n *node) expectPins(want map[string]string) {

@@ -18,12 +18,9 @@ package cluster
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -73,6 +70,10 @@ func (c *Cluster) StartEmulator(apiKeys ...string) error {
 	if err := c.ca.issue("emulator", "bunq emulator", nil, EmulatorIP); err != nil {
 		return err
 	}
+	var err error
+	if c.emulator, err = c.httpClient(10 * time.Second); err != nil {
+		return err
+	}
 	args := []string{"netns", "exec", emulatorNetns, filepath.Join(c.Root, "bin", "bunq-emulator"),
 		"--listen", EmulatorIP + ":" + emulatorPort,
 		"--tls-cert-file", c.ca.path("emulator.crt"), "--tls-key-file", c.ca.path("emulator.key")}
@@ -92,15 +93,11 @@ func (c *Cluster) BunqPins(ctx context.Context) ([]bunqtest.AdminPin, error) {
 }
 
 func (c *Cluster) emulatorGet(ctx context.Context, path string, into any) error {
-	httpc, err := c.trusting()
-	if err != nil {
-		return err
-	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+EmulatorIP+":"+emulatorPort+path, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := httpc.Do(req)
+	resp, err := c.emulator.Do(req)
 	if err != nil {
 		return err
 	}
@@ -112,17 +109,6 @@ func (c *Cluster) emulatorGet(ctx context.Context, path string, into any) error 
 		return nil
 	}
 	return json.NewDecoder(resp.Body).Decode(into)
-}
-
-// trusting is an HTTP client that trusts the cluster's CA and nothing else.
-func (c *Cluster) trusting() (*http.Client, error) {
-	pem, err := os.ReadFile(c.CACert())
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}, nil
 }
 
 func removeEmulatorNetwork() {

@@ -27,6 +27,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pinq-dev/bunq-pinning-operator/test/localstack"
 )
 
 // PauseImage is the sandbox image containerd is told to use; ImportImage
@@ -174,7 +176,7 @@ func (c *Cluster) Stop(keep bool) error {
 	killPods()
 	killShims(c.containerdSocket())
 	for i := len(c.procs) - 1; i >= 0; i-- {
-		stop(c.procs[i])
+		localstack.Terminate(c.procs[i])
 	}
 	if _, err := os.Stat(c.k8s("kube-proxy")); err == nil {
 		_ = exec.Command(c.k8s("kube-proxy"), "--cleanup").Run()
@@ -195,18 +197,6 @@ func (c *Cluster) Stop(keep bool) error {
 		return nil
 	}
 	return os.RemoveAll(c.Dir)
-}
-
-func stop(cmd *exec.Cmd) {
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-	}
 }
 
 // kubepodsCgroups are the folders of the kubelet's pod cgroups, deepest first.
@@ -251,19 +241,18 @@ func killShims(socket string) {
 	}
 }
 
+// removeCgroups removes the pod cgroups, waiting up to five seconds for the
+// killed processes to leave them.
 func removeCgroups() {
-	for i := 0; i < 20; i++ { // processes take a moment to leave
+	_ = localstack.Poll(250*time.Millisecond, 5*time.Second, func() bool {
 		left := 0
 		for _, dir := range kubepodsCgroups() {
 			if err := syscall.Rmdir(dir); err != nil {
 				left++
 			}
 		}
-		if left == 0 {
-			return
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		return left == 0
+	})
 }
 
 // unmountUnder detaches every mount below dir, deepest first.

@@ -71,7 +71,7 @@ func startWorld(t *testing.T, root string) *world {
 		t.Fatal(err)
 	}
 	// cert-manager is a prerequisite of the pages: its CRD is in place.
-	if out, err := exec.Command(kubectl(), "--kubeconfig", s.Kubeconfig, "apply", "-f",
+	if out, err := exec.Command(localstack.Kubectl(), "--kubeconfig", s.Kubeconfig, "apply", "-f",
 		filepath.Join(root, "test", "testdata", "cert-manager-certificate-crd.yaml")).CombinedOutput(); err != nil {
 		t.Fatalf("install the Certificate CRD: %v\n%s", err, out)
 	}
@@ -99,20 +99,10 @@ func (w *world) stop() {
 // env is the shell's environment: kubectl and the tools in bin/ on PATH, the
 // local control plane as the current cluster, the emulator as bunq's sandbox.
 func (w *world) env() []string {
-	path := filepath.Join(w.root, "bin") + ":" + filepath.Dir(kubectl()) + ":" + os.Getenv("PATH")
+	path := filepath.Join(w.root, "bin") + ":" + filepath.Dir(localstack.Kubectl()) + ":" + os.Getenv("PATH")
 	return append(os.Environ(), "PATH="+path, "KUBECONFIG="+w.stack.Kubeconfig,
 		"HELM_CACHE_HOME="+filepath.Join(w.home, "helm-cache"), "HELM_CONFIG_HOME="+filepath.Join(w.home, "helm-config"),
 		"HELM_DATA_HOME="+filepath.Join(w.home, "helm-data"), "BUNQ_SANDBOX_URL="+w.stack.BunqURL+"/v1")
-}
-
-func kubectl() string {
-	if k := os.Getenv("KUBECTL"); k != "" {
-		return k
-	}
-	if k, err := exec.LookPath("kubectl"); err == nil {
-		return k
-	}
-	return "kubectl"
 }
 
 func (w *world) standIns(ctx context.Context, t *testing.T) {
@@ -171,17 +161,7 @@ func (w *world) runOperator(ctx context.Context, t *testing.T) {
 			w.operator = nil
 		}
 	case err == nil && w.operator == nil:
-		pod := d.Spec.Template.Spec
-		user := "system:serviceaccount:" + d.Namespace + ":" + pod.ServiceAccountName
-		kubeconfig, err := w.stack.KubeconfigFor(user, "system:serviceaccounts", "system:serviceaccounts:"+d.Namespace)
-		if err != nil {
-			t.Logf("kubelet stand-in: %v", err)
-			return
-		}
-		// The container's arguments, then what a process beside the API server needs.
-		args := append(append([]string{}, pod.Containers[0].Args...), "--kubeconfig", kubeconfig,
-			"--metrics-bind-address", "0", "--health-probe-bind-address", "0")
-		if w.operator, err = w.stack.StartOperatorNamed("manager", args...); err != nil {
+		if w.operator, err = w.stack.StartDeployment(d); err != nil {
 			t.Logf("kubelet stand-in: %v", err)
 		}
 	}

@@ -94,7 +94,7 @@ func TestEndToEnd(t *testing.T) {
 	// make uninstall and make undeploy refuse while a resource exists: deleting
 	// the CRD would unpin it (docs/uninstall.md).
 	for _, target := range []string{"uninstall", "undeploy"} {
-		if out, err := e.make(root, target); err == nil || !strings.Contains(out, "refusing: 1 BunqPinnedCertificate") {
+		if out, err := localstack.Make(root, e.stack.Kubeconfig, target); err == nil || !strings.Contains(out, "refusing: 1 BunqPinnedCertificate") {
 			t.Errorf("make %s with a resource left: %v\n%s", target, err, out)
 		}
 	}
@@ -128,27 +128,11 @@ func (e *e2e) kubectl(args ...string) string {
 }
 
 func (e *e2e) run(args ...string) (string, error) {
-	bin := os.Getenv("KUBECTL")
-	if bin == "" {
-		bin = "kubectl"
-	}
-	cmd := exec.Command(bin, append([]string{"--kubeconfig", e.stack.Kubeconfig}, args...)...)
+	cmd := exec.Command(localstack.Kubectl(), append([]string{"--kubeconfig", e.stack.Kubeconfig}, args...)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	return out.String(), err
-}
-
-// make runs a make target against the local control plane.
-func (e *e2e) make(root, target string) (string, error) {
-	cmd := exec.Command("make", "-s", target)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.stack.Kubeconfig)
-	if k := os.Getenv("KUBECTL"); k != "" {
-		cmd.Env = append(cmd.Env, "KUBECTL="+k)
-	}
-	out, err := cmd.CombinedOutput()
-	return string(out), err
 }
 
 func (e *e2e) jsonpath(path string) string {
@@ -185,16 +169,7 @@ func (e *e2e) expectPins(want map[string]string) {
 	e.t.Helper()
 	e.eventually(fmt.Sprintf("bunq to hold pins %v", keys(want)), func() bool {
 		pins, err := e.stack.BunqPins(context.Background())
-		if err != nil || len(pins) != len(want) {
-			return false
-		}
-		for _, p := range pins {
-			leaf, ok := want[fmt.Sprint(p.ID)]
-			if !ok || !strings.HasPrefix(p.Chain, strings.TrimSpace(leaf)) {
-				return false
-			}
-		}
-		return true
+		return err == nil && localstack.HoldsExactly(pins, want)
 	})
 }
 

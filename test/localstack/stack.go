@@ -32,6 +32,7 @@ import (
 	"syscall"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -163,6 +164,28 @@ func (s *Stack) KubeconfigFor(name string, groups ...string) (string, error) {
 	return file, os.WriteFile(file, kubeconfig, 0o600)
 }
 
+// ServiceAccountKubeconfig is KubeconfigFor a ServiceAccount: its user name
+// and groups, as the API server gives them to its tokens.
+func (s *Stack) ServiceAccountKubeconfig(namespace, name string) (string, error) {
+	return s.KubeconfigFor("system:serviceaccount:"+namespace+":"+name,
+		"system:serviceaccounts", "system:serviceaccounts:"+namespace)
+}
+
+// StartDeployment runs the operator's Deployment as a kubelet would run its
+// pod, there being no node here: the manager binary as the pod's
+// ServiceAccount with the container's arguments, then what a process beside
+// the API server needs (no ports of its own).
+func (s *Stack) StartDeployment(d *appsv1.Deployment) (*exec.Cmd, error) {
+	pod := d.Spec.Template.Spec
+	kubeconfig, err := s.ServiceAccountKubeconfig(d.Namespace, pod.ServiceAccountName)
+	if err != nil {
+		return nil, err
+	}
+	args := append(append([]string{}, pod.Containers[0].Args...), "--kubeconfig", kubeconfig,
+		"--metrics-bind-address", "0", "--health-probe-bind-address", "0")
+	return s.StartOperatorNamed("manager", args...)
+}
+
 // StartOperator runs the manager binary as a user would, against the emulator.
 func (s *Stack) StartOperator(extraArgs ...string) error {
 	_, err := s.StartOperatorProcess(extraArgs...)
@@ -265,16 +288,7 @@ func pidWithArg(arg string) (int, error) {
 func (s *Stack) Stop() error {
 	var errs []error
 	for i := len(s.procs) - 1; i >= 0; i-- {
-		p := s.procs[i]
-		_ = syscall.Kill(-p.Process.Pid, syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- p.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-p.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
+		Terminate(s.procs[i])
 	}
 	if s.env != nil {
 		errs = append(errs, s.env.Stop())
