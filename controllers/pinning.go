@@ -254,6 +254,12 @@ func (p *pass) deduplicate(ctx context.Context, acc *account, c *chain) error {
 	}
 	own := st.PinnedCertificateID
 	st.PinnedCertificateID = keep
+	// The status names keep before own goes: whoever reads it must never find
+	// a pin that is no longer on bunq.
+	if err := p.writeStatus(ctx); err != nil {
+		st.PinnedCertificateID = own
+		return err
+	}
 	p.r.pins.move(p.obj.UID, k, keep)
 	unpinned, err := p.releaseLocked(ctx, acc, k, own)
 	p.r.pins.claim(p.obj.UID, k, keep) // releasing own let go of the chain; it is still wanted, as keep
