@@ -20,7 +20,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -29,10 +28,6 @@ import (
 const (
 	endpointPins = "user/{userID}/certificate-pinned"
 	endpointPin  = "user/{userID}/certificate-pinned/{id}"
-	// pageSize is the largest page bunq serves.
-	pageSize = 200
-	// maxPages stops a listing whose pages never end.
-	maxPages = 10000
 )
 
 // Pin is a chain pinned on bunq.
@@ -100,60 +95,20 @@ func (c *Client) CreatePin(ctx context.Context, pems []string) (int64, error) {
 // GET /user/{userID}/certificate-pinned
 func (c *Client) ListPins(ctx context.Context) ([]Pin, error) {
 	var pins []Pin
-	path := endpointPins + "?count=" + strconv.Itoa(pageSize)
-	seen := map[string]bool{}
-	for page := 0; path != ""; page++ {
-		if page == maxPages || seen[path] {
-			return nil, &DecodeError{Endpoint: endpointPins, Reason: "pagination does not end"}
-		}
-		seen[path] = true
-		raw, err := c.call(ctx, http.MethodGet, path, endpointPins, nil)
-		if err != nil {
-			return nil, err
-		}
-		items, next, err := decodePinPage(raw)
-		if err != nil {
-			return nil, err
-		}
-		pins = append(pins, items...)
-		path = next
-	}
-	return pins, nil
+	err := c.listAll(ctx, endpointPins, addPin(&pins))
+	return pins, err
 }
 
-// decodePinPage reads one listing page and the path of the next (older) one.
-func decodePinPage(raw []byte) ([]Pin, string, error) {
-	env, err := decodeEnvelope(raw, endpointPins)
-	if err != nil {
-		return nil, "", err
-	}
-	pins := make([]Pin, 0, len(env.Response))
-	for i := range env.Response {
+// addPin decodes a listing's entry into pins.
+func addPin(pins *[]Pin) func(it items, i int) error {
+	return func(it items, i int) error {
 		var p certificatePinned
-		if err := env.Response.field(i, "CertificatePinned", &p); err != nil {
-			return nil, "", err
+		if err := it.field(i, "CertificatePinned", &p); err != nil {
+			return err
 		}
-		pins = append(pins, Pin{ID: p.ID, Chain: string(p.Chain)})
+		*pins = append(*pins, Pin{ID: p.ID, Chain: string(p.Chain)})
+		return nil
 	}
-	if env.Pagination == nil || env.Pagination.OlderURL == nil || len(pins) == 0 {
-		return pins, "", nil
-	}
-	next, err := relativePath(*env.Pagination.OlderURL)
-	if err != nil {
-		return nil, "", err
-	}
-	return pins, next, nil
-}
-
-// relativePath turns bunq's "/v1/user/1/certificate-pinned?older_id=5" into a path
-// relative to the base URL, so a base URL with a prefix keeps working.
-func relativePath(u string) (string, error) {
-	const prefix = "/v1/"
-	i := strings.Index(u, prefix)
-	if i < 0 {
-		return "", &DecodeError{Endpoint: endpointPins, Reason: fmt.Sprintf("pagination URL %q lacks /v1/", u)}
-	}
-	return u[i+len(prefix):], nil
 }
 
 // GetPin reads one pinned chain.

@@ -679,3 +679,37 @@ func TestIsNotSent(t *testing.T) {
 		t.Fatalf("a refused connection: %v; want IsNotSent", err)
 	}
 }
+
+func TestCallbacksAcrossAccounts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, bunqtest.Options{})
+	ctx := context.Background()
+	for range 250 {
+		e.emu.AddMonetaryAccount(apiKey, "MonetaryAccountSavings", "ACTIVE")
+	}
+	accounts, err := e.client.ListMonetaryAccounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(accounts) != 251 || accounts[250].Type != "MonetaryAccountBank" || accounts[0].Status != "ACTIVE" {
+		t.Fatalf("%d accounts, oldest %+v", len(accounts), accounts[len(accounts)-1])
+	}
+	if n := e.count(http.MethodGet, bunqtest.EndpointAccounts); n != 2 {
+		t.Errorf("%d GETs for 251 accounts, want 2", n)
+	}
+	bank := accounts[250].ID
+	e.emu.SetNotificationFilters(apiKey, 0, bunqtest.NotificationFilter{Category: "MUTATION", Target: "https://hooks.example.com/a"})
+	e.emu.SetNotificationFilters(apiKey, bank, bunqtest.NotificationFilter{Category: "PAYMENT", Target: "https://pay.example.com/b"},
+		bunqtest.NotificationFilter{Category: "REQUEST", Target: "https://pay.example.com/c"})
+	user, err := e.client.ListNotificationFilters(ctx, 0)
+	if err != nil || len(user) != 1 || user[0] != (bunq.NotificationFilter{Category: "MUTATION", Target: "https://hooks.example.com/a"}) {
+		t.Errorf("user filters %+v, %v", user, err)
+	}
+	acc, err := e.client.ListNotificationFilters(ctx, bank)
+	if err != nil || len(acc) != 2 || acc[1].Target != "https://pay.example.com/c" {
+		t.Errorf("account filters %+v, %v", acc, err)
+	}
+	if _, err := e.client.ListNotificationFilters(ctx, 1); !bunq.IsNotFound(err) {
+		t.Errorf("an unknown account: %v", err)
+	}
+}

@@ -23,6 +23,16 @@ import (
 	"unicode"
 )
 
+// decodePinPage reads one page of pins as ListPins does.
+func decodePinPage(raw []byte) ([]Pin, string, error) {
+	var pins []Pin
+	next, err := decodePage(raw, endpointPins, addPin(&pins))
+	if err != nil {
+		return nil, "", err
+	}
+	return pins, next, nil
+}
+
 func TestChainFieldAcceptsBothForms(t *testing.T) {
 	t.Parallel()
 	const a, b = "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n", "-----BEGIN CERTIFICATE-----\nBB==\n-----END CERTIFICATE-----\n"

@@ -245,6 +245,6 @@ func (s *Server) sandboxUser(c call) reply {
 		return errorReply(http.StatusNotFound, TextNotFound)
 	}
 	key := "sandbox_" + newToken()
-	s.keys[key] = &apiKey{secret: key, userID: s.newID(), userType: "UserPerson", ips: map[string]bool{}}
+	s.keys[key] = &apiKey{secret: key, userID: s.newUser(), userType: "UserPerson", ips: map[string]bool{}}
 	return okReply([]object{{"ApiKey": object{"api_key": key}}})
 }

@@ -17,6 +17,7 @@ limitations under the License.
 package bunqtest
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/pinq-dev/bunq-pinning-operator/bunq"
@@ -197,4 +198,58 @@ func ContainsAny(text string, secrets []string) bool {
 		}
 	}
 	return false
+}
+
+// SetNotificationFilters replaces the callbacks of the user of an API key, as
+// the user would in the app: at user level when accountID is 0, else those of
+// that monetary account. It says whether the user and account exist.
+func (s *Server) SetNotificationFilters(apiKey string, accountID int64, filters ...NotificationFilter) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := s.keys[apiKey]
+	if key == nil {
+		return false
+	}
+	u := s.users[key.userID]
+	set := &u.filters
+	if accountID != 0 {
+		a := u.account(accountID)
+		if a == nil {
+			return false
+		}
+		set = &a.filters
+	}
+	*set = slices.Clone(filters)
+	return true
+}
+
+// AddMonetaryAccount opens another monetary account of a kind such as
+// "MonetaryAccountSavings" for the user of an API key and returns its id; 0
+// when the key is unknown.
+func (s *Server) AddMonetaryAccount(apiKey, kind, status string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := s.keys[apiKey]
+	if key == nil {
+		return 0
+	}
+	a := &monetaryAccount{id: s.newID(), kind: kind, status: status}
+	u := s.users[key.userID]
+	u.accounts = append(u.accounts, a)
+	return a.id
+}
+
+// MonetaryAccounts returns the account ids of the user of an API key, oldest first.
+func (s *Server) MonetaryAccounts(apiKey string) []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := s.keys[apiKey]
+	if key == nil {
+		return nil
+	}
+	var ids []int64
+	for _, a := range s.users[key.userID].accounts {
+		ids = append(ids, a.id)
+	}
+	return ids
 }

@@ -19,11 +19,8 @@ package bunqtest
 import (
 	"cmp"
 	"encoding/pem"
-	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -86,30 +83,13 @@ func (s *Server) listPins(c call) reply {
 	if _, rep, ok := s.ownUser(c); !ok {
 		return rep
 	}
-	q := c.r.URL.Query()
-	count, err := pageCount(q)
-	if err != nil {
-		return errorReply(http.StatusBadRequest, err.Error())
+	pins := s.userPins(c.args[0])
+	byID := make(map[int64]*pin, len(pins))
+	ids := make([]int64, len(pins))
+	for i, p := range pins {
+		byID[p.id], ids[i] = p, p.id
 	}
-	all := s.userPins(c.args[0])
-	page := pageOf(all, q, count)
-	items := make([]object, len(page))
-	for i, p := range page {
-		items[i] = pinObject(p)
-	}
-	links := pageLinks(c.r.URL.Path, q, all, page, count)
-	return okReply(items, func(env map[string]any) { env["Pagination"] = links })
-}
-
-func pageCount(q url.Values) (int, error) {
-	if q.Get("count") == "" {
-		return 10, nil
-	}
-	n, err := strconv.Atoi(q.Get("count"))
-	if err != nil || n < 1 || n > 200 {
-		return 0, fmt.Errorf("The count must be between 1 and 200.")
-	}
-	return n, nil
+	return listReply(c, ids, func(id int64) object { return pinObject(byID[id]) })
 }
 
 // userPins returns a user's pins, newest (highest id) first.
@@ -122,50 +102,6 @@ func (s *Server) userPins(userID int64) []*pin {
 	}
 	slices.SortFunc(out, func(a, b *pin) int { return cmp.Compare(b.id, a.id) })
 	return out
-}
-
-// pageOf picks the page: older than older_id, newer than newer_id, or the newest.
-func pageOf(all []*pin, q url.Values, count int) []*pin {
-	if older, err := strconv.ParseInt(q.Get("older_id"), 10, 64); err == nil {
-		i := 0
-		for i < len(all) && all[i].id >= older {
-			i++
-		}
-		return all[i:min(i+count, len(all))]
-	}
-	if newer, err := strconv.ParseInt(q.Get("newer_id"), 10, 64); err == nil {
-		end := 0
-		for end < len(all) && all[end].id > newer {
-			end++
-		}
-		return all[max(0, end-count):end]
-	}
-	return all[:min(count, len(all))]
-}
-
-func pageLinks(path string, q url.Values, all, page []*pin, count int) object {
-	link := func(key string, id int64) string {
-		v := url.Values{}
-		if q.Get("count") != "" {
-			v.Set("count", strconv.Itoa(count))
-		}
-		v.Set(key, strconv.FormatInt(id, 10))
-		return path + "?" + v.Encode()
-	}
-	links := object{"future_url": nil, "newer_url": nil, "older_url": nil}
-	if len(page) == 0 {
-		return links
-	}
-	newest, oldest := page[0].id, page[len(page)-1].id
-	if all[len(all)-1].id < oldest {
-		links["older_url"] = link("older_id", oldest)
-	}
-	if all[0].id > newest {
-		links["newer_url"] = link("newer_id", newest)
-	} else {
-		links["future_url"] = link("newer_id", newest)
-	}
-	return links
 }
 
 // ownPin admits calls on /user/{userID}/certificate-pinned/{id} of that user's pins.

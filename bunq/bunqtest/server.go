@@ -79,6 +79,7 @@ type Server struct {
 	installations map[string]*installation
 	sessions      map[string]*session
 	pins          map[int64]*pin
+	users         map[int64]*bunqUser
 	windows       map[string][]time.Time
 	faults        []*Fault
 	fired         map[string]int // by Fault.Label
@@ -166,7 +167,7 @@ func New(opts Options, apiKeys ...string) (*Server, error) {
 	s := &Server{
 		opts: opts, limits: limits.Scaled(opts.TimeScale), serverKey: key, serverPEM: pemKey,
 		nextID: firstID(), keys: map[string]*apiKey{}, installations: map[string]*installation{},
-		sessions: map[string]*session{}, pins: map[int64]*pin{}, windows: map[string][]time.Time{},
+		sessions: map[string]*session{}, pins: map[int64]*pin{}, users: map[int64]*bunqUser{}, windows: map[string][]time.Time{},
 		counts: map[string]int{},
 		fired:  map[string]int{},
 	}
@@ -183,7 +184,7 @@ func (s *Server) AddAPIKey(secret string, u UserOptions) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.keys[secret] = &apiKey{secret: secret, userID: s.newID(), userType: u.Type, ips: map[string]bool{}}
+	s.keys[secret] = &apiKey{secret: secret, userID: s.newUser(), userType: u.Type, ips: map[string]bool{}}
 }
 
 // firstID starts ids at a random point, as bunq's ids are global: two

@@ -548,3 +548,64 @@ func TestDelayedCallCommitsAfterTheClientGaveUp(t *testing.T) {
 		t.Fatalf("%d pins after the delay, want the late commit", n)
 	}
 }
+
+func TestUserEndpoints(t *testing.T) {
+	t.Parallel()
+	r := newRaw(t, bunqtest.Options{DisableRateLimits: true})
+	r.ready()
+	body := r.do("GET", "user", r.session, "good", nil).json(t)
+	if got := entry(t, body, 0, "UserPerson")["id"]; int64(got.(float64)) != r.userID {
+		t.Errorf("GET /user names user %v, want %d", got, r.userID)
+	}
+	if _, ok := body["Pagination"]; !ok {
+		t.Error("GET /user has no Pagination")
+	}
+	body = r.do("GET", "user/"+itoa(r.userID), r.session, "good", nil).json(t)
+	if got := entry(t, body, 0, "UserPerson")["id"]; int64(got.(float64)) != r.userID {
+		t.Errorf("GET /user/{id} names user %v", got)
+	}
+	if res := r.do("GET", "user/"+itoa(r.userID+1000), r.session, "good", nil); res.status != 404 {
+		t.Errorf("another user: %d", res.status)
+	}
+	if res := r.do("GET", "user", "", "none", nil); res.status != 401 {
+		t.Errorf("GET /user without a session: %d", res.status)
+	}
+}
+
+func TestNotificationFiltersAndAccounts(t *testing.T) {
+	t.Parallel()
+	r := newRaw(t, bunqtest.Options{DisableRateLimits: true})
+	r.ready()
+	user := "user/" + itoa(r.userID)
+	savings := r.emu.AddMonetaryAccount(key, "MonetaryAccountSavings", "ACTIVE")
+	body := r.do("GET", user+"/monetary-account", r.session, "good", nil).json(t)
+	if got := int64(entry(t, body, 0, "MonetaryAccountSavings")["id"].(float64)); got != savings {
+		t.Errorf("newest account %d, want %d", got, savings)
+	}
+	bank := int64(entry(t, body, 1, "MonetaryAccountBank")["id"].(float64))
+	if entry(t, body, 1, "MonetaryAccountBank")["status"] != "ACTIVE" {
+		t.Error("the first account is not ACTIVE")
+	}
+
+	set := map[string]any{"notification_filters": []map[string]string{
+		{"category": "MUTATION", "notification_target": "https://hooks.example.com/bunq"}}}
+	if res := r.do("POST", user+"/notification-filter-url", r.session, "good", set); res.status != 200 {
+		t.Fatalf("set user filters: %d %s", res.status, res.body)
+	}
+	r.emu.SetNotificationFilters(key, bank, bunqtest.NotificationFilter{Category: "PAYMENT", Target: "https://pay.example.com/cb"})
+	body = r.do("GET", user+"/notification-filter-url", r.session, "good", nil).json(t)
+	if got := entry(t, body, 0, "NotificationFilterUrl"); got["category"] != "MUTATION" || got["notification_target"] != "https://hooks.example.com/bunq" {
+		t.Errorf("user filter %v", got)
+	}
+	body = r.do("GET", user+"/monetary-account/"+itoa(bank)+"/notification-filter-url", r.session, "good", nil).json(t)
+	if got := entry(t, body, 0, "NotificationFilterUrl"); got["notification_target"] != "https://pay.example.com/cb" {
+		t.Errorf("account filter %v", got)
+	}
+	bad := map[string]any{"notification_filters": []map[string]string{{"category": "MUTATION", "notification_target": "ftp://x"}}}
+	if res := r.do("POST", user+"/notification-filter-url", r.session, "good", bad); res.status != 400 {
+		t.Errorf("a non-https target: %d", res.status)
+	}
+	if res := r.do("GET", user+"/monetary-account/1/notification-filter-url", r.session, "good", nil); res.status != 404 {
+		t.Errorf("an unknown account: %d", res.status)
+	}
+}
