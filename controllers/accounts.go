@@ -38,6 +38,8 @@ type account struct {
 
 	usersMu sync.Mutex
 	users   map[types.UID]bool // as recorded in the context Secret; nil until read
+
+	callbacks callbackList
 }
 
 // accounts holds one account per (environment, API key) that some resource uses.

@@ -197,6 +197,7 @@ var _ = Describe("The BunqPinnedCertificate API", func() {
 			"Pinned ID": ".status.pinnedCertificateID",
 			"Ready":     `.status.conditions[?(@.type=="Ready")].status`,
 			"Reason":    `.status.conditions[?(@.type=="Ready")].reason`,
+			"Served":    `.status.conditions[?(@.type=="Served")].status`,
 			"Expires":   ".status.certificate.notAfter",
 			"Age":       ".metadata.creationTimestamp",
 		}))

@@ -32,6 +32,8 @@ type BunqClient interface {
 	CreatePin(ctx context.Context, pems []string) (int64, error)
 	ListPins(ctx context.Context) ([]bunq.Pin, error)
 	DeletePin(ctx context.Context, id int64) error
+	ListMonetaryAccounts(ctx context.Context) ([]bunq.MonetaryAccount, error)
+	ListNotificationFilters(ctx context.Context, accountID int64) ([]bunq.NotificationFilter, error)
 }
 
 var _ BunqClient = &bunq.Client{}

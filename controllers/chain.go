@@ -214,5 +214,6 @@ func (c *chain) info() *bunqv1alpha1.CertificateInfo {
 		NotAfter:     metav1.NewTime(leaf.NotAfter.UTC()),
 		DNSNames:     leaf.DNSNames,
 		ChainLength:  int32(len(c.certs)),
+		Fingerprint:  leafFingerprint(leaf),
 	}
 }

@@ -63,6 +63,26 @@ func (p *pass) report(status metav1.ConditionStatus, reason, message string) {
 	p.event(eventType, reason, message)
 }
 
+// reportServed sets Served: a change is logged, and an event goes with every
+// change to False (an endpoint serves an unpinned leaf) and back to True.
+func (p *pass) reportServed(status metav1.ConditionStatus, reason, message string) {
+	message = truncate(message, maxConditionMessage)
+	old := meta.FindStatusCondition(p.obj.Status.Conditions, bunqv1alpha1.ConditionServed)
+	changed := old == nil || old.Status != status || old.Reason != reason || old.Message != message
+	meta.SetStatusCondition(&p.obj.Status.Conditions, metav1.Condition{Type: bunqv1alpha1.ConditionServed, Status: status,
+		Reason: reason, Message: message, ObservedGeneration: p.obj.Generation})
+	if !changed {
+		return
+	}
+	p.log.Info("served condition changed", "status", status, "reason", reason, "message", message)
+	switch {
+	case status == metav1.ConditionFalse:
+		p.event(corev1.EventTypeWarning, reason, message)
+	case status == metav1.ConditionTrue && old != nil && old.Status == metav1.ConditionFalse:
+		p.event(corev1.EventTypeNormal, reason, message)
+	}
+}
+
 func progressing(reason string) bool {
 	return reason == bunqv1alpha1.ReasonPinning || reason == bunqv1alpha1.ReasonTemporaryCertificate ||
 		reason == bunqv1alpha1.ReasonSuspended

@@ -51,16 +51,21 @@ var (
 		Name: "bunq_pinning_ready",
 		Help: "1 when the BunqPinnedCertificate is Ready, else 0.",
 	}, []string{"namespace", "name"})
+	endpointPinned = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "bunq_pinning_endpoint_pinned",
+		Help: "1 when the callback endpoint serves a leaf pinned for the BunqPinnedCertificate, 0 when it serves another; no series while it cannot be reached.",
+	}, []string{"namespace", "name", "host"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(apiRequests, apiDuration, certificateNotAfter, rotations, syncErrors, readyGauge)
+	metrics.Registry.MustRegister(apiRequests, apiDuration, certificateNotAfter, rotations, syncErrors, readyGauge, endpointPinned)
 }
 
 // forgetSeries removes the series of a resource that is gone.
 func forgetSeries(namespace, name string) {
 	certificateNotAfter.DeleteLabelValues(namespace, name)
 	readyGauge.DeleteLabelValues(namespace, name)
+	endpointPinned.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "name": name})
 }
 
 // ObserveBunqCall records one bunq call; main passes it to the bunq client.

@@ -38,6 +38,7 @@ type pass struct {
 	gone      bool    // the object was released for deletion; nothing to write
 	conflict  bool    // the pass met a newer version of the resource
 	announced bool    // a pin event was emitted; Ready=True needs no event of its own
+	forced    bool    // a sync was requested through the annotation and is not handled yet
 }
 
 // The times a pass works with: its defaults and when it wakes next.
@@ -84,9 +85,16 @@ func (p *pass) nextWake() time.Duration {
 		next = last.Add(p.r.resyncPeriod())
 	}
 	for _, prev := range p.obj.Status.Previous {
-		if prev.RetireAfter.Time.Before(next) {
-			next = prev.RetireAfter.Time
+		at := prev.RetireAfter.Time
+		if p.servedBy(prev) != nil && !p.now.Before(at) {
+			at = servedUntil(prev) // held by an endpoint: rechecked below, capped here
 		}
+		if at.Before(next) {
+			next = at
+		}
+	}
+	if p.switching() {
+		next = minTime(next, p.now.Add(endpointRecheck))
 	}
 	return max(next.Sub(p.now), time.Second)
 }

@@ -125,8 +125,13 @@ func (p *pass) record(id int64, c *chain) {
 		}
 	}
 	if st.PinnedCertificateID != 0 && st.PinnedCertificateID != id {
-		previous = append(previous, bunqv1alpha1.PreviousPin{ID: st.PinnedCertificateID, Fingerprint: st.Fingerprint,
-			RetireAfter: metav1.NewTime(p.retireAfter())})
+		replaced := metav1.NewTime(p.now)
+		prev := bunqv1alpha1.PreviousPin{ID: st.PinnedCertificateID, Fingerprint: st.Fingerprint,
+			RetireAfter: metav1.NewTime(p.retireAfter()), ReplacedAt: &replaced}
+		if st.Certificate != nil {
+			prev.LeafFingerprint = st.Certificate.Fingerprint
+		}
+		previous = append(previous, prev)
 	}
 	st.Previous = previous
 	st.PinnedCertificateID, st.UserID, st.Fingerprint = id, p.user.id, c.fingerprint
@@ -181,7 +186,9 @@ func (p *pass) checkDrift(ctx context.Context, acc *account, c *chain) (pinned, 
 	ctx = bunq.WithPriority(ctx, bunq.PriorityLow)
 	st := &p.obj.Status
 	notBefore := p.now.Add(-p.r.resyncPeriod())
-	if st.LastSyncTime != nil {
+	if p.forced {
+		notBefore = p.now // a forced sync reads bunq again
+	} else if st.LastSyncTime != nil {
 		// Status drops fractions of a second: a second's margin keeps a resource
 		// from taking the list it was last synced with for a new one.
 		if last := st.LastSyncTime.Add(time.Second); last.After(notBefore) {
@@ -203,14 +210,15 @@ func (p *pass) checkDrift(ctx context.Context, acc *account, c *chain) (pinned, 
 	return p.pin(ctx, acc, c)
 }
 
-// retire unpins previous chains whose overlap has passed, unless another
-// resource still wants them. The current id is never retired.
+// retire unpins previous chains whose overlap has passed and whose leaf no
+// reachable endpoint serves any more (24h after the rotation at the latest),
+// unless another resource still wants them. The current id is never retired.
 func (p *pass) retire(ctx context.Context, acc *account) error {
 	st := &p.obj.Status
 	var keep []bunqv1alpha1.PreviousPin
 	var firstErr error
 	for _, prev := range st.Previous {
-		if p.now.Before(prev.RetireAfter.Time) || firstErr != nil {
+		if p.now.Before(prev.RetireAfter.Time) || firstErr != nil || p.heldByEndpoint(prev) {
 			keep = append(keep, prev)
 			continue
 		}
@@ -232,6 +240,22 @@ func (p *pass) retire(ctx context.Context, acc *account) error {
 	}
 	st.Previous = keep
 	return firstErr
+}
+
+// heldByEndpoint says a previous chain stays because an endpoint still serves
+// its leaf; past the 24h cap it goes anyway, with a warning.
+func (p *pass) heldByEndpoint(prev bunqv1alpha1.PreviousPin) bool {
+	e := p.servedBy(prev)
+	if e == nil {
+		return false
+	}
+	if p.now.Before(servedUntil(prev)) {
+		return true
+	}
+	p.event(corev1.EventTypeWarning, "EndpointNotSwitched", fmt.Sprintf("%s still serves the previous certificate (serial %s) "+
+		"24h after the rotation; unpinning chain %s (id %d) anyway: callbacks there fail until it serves the current certificate",
+		e.URL, e.ServedLeafSerial, prev.Fingerprint, prev.ID))
+	return false
 }
 
 // deduplicate moves the resource to the smallest id of its chain that another

@@ -72,10 +72,15 @@ type BunqPinnedCertificateReconciler struct {
 	// RefusedKeyBackoff is the first wait after bunq refused a key; it doubles
 	// to 60 times that.
 	RefusedKeyBackoff time.Duration
+	// DialEndpoint connects to callback endpoints; defaults to a net.Dialer.
+	DialEndpoint Dialer
+	// ProbeConcurrency bounds the endpoint handshakes at once; defaults to 16.
+	ProbeConcurrency int
 
 	accounts  *accounts
 	secrets   *secretReader
 	pins      *pinSets
+	prober    *prober
 	conflicts workqueue.TypedRateLimiter[types.NamespacedName]
 	uids      sync.Map // types.NamespacedName → types.UID, to forget a resource once it is gone
 }
@@ -171,6 +176,11 @@ func (p *pass) sync(ctx context.Context) (ctrl.Result, error) {
 		return p.fail(err)
 	}
 	st := &p.obj.Status
+	if st.Certificate != nil && st.Fingerprint == c.fingerprint && st.Certificate.Fingerprint == "" {
+		st.Certificate = c.info() // recorded before leaf fingerprints were
+	}
+	request := p.obj.Annotations[bunqv1alpha1.AnnotationSyncRequestedAt]
+	p.forced = request != "" && request != st.LastHandledSyncRequest
 	if st.PinnedCertificateID != 0 && st.Fingerprint != c.fingerprint {
 		// A renewal is urgent: its calls go before first pins and resyncs.
 		ctx = bunq.WithPriority(ctx, bunq.PriorityHigh)
@@ -201,18 +211,27 @@ func (p *pass) sync(ctx context.Context) (ctrl.Result, error) {
 	switch {
 	case wanted:
 		done, err = p.pin(ctx, acc, c)
-	case p.resyncDue():
+	case p.resyncDue() || p.forced:
 		done, err = p.checkDrift(ctx, acc, c)
 	}
 	if err != nil {
 		return p.fail(err)
 	}
-	// A new pin is recorded at once; retiring the old one waits for the next
-	// pass (which this pass's status write triggers), not the other way round.
+	// A new pin is recorded at once; checking the endpoints and retiring the
+	// old pin wait for the next pass (which this pass's status write
+	// triggers), not the other way round.
 	if done.how != "" {
 		p.announce(done)
-	} else if err := p.retire(ctx, acc); err != nil {
-		return p.fail(err)
+	} else {
+		p.checkEndpoints(ctx, acc, c)
+		err := p.retire(ctx, acc)
+		p.judgeEndpoints(c)
+		if err != nil {
+			return p.fail(err)
+		}
+		if p.forced {
+			st.LastHandledSyncRequest = request
+		}
 	}
 	certificateNotAfter.WithLabelValues(p.obj.Namespace, p.obj.Name).Set(float64(c.certs[0].NotAfter.Unix()))
 	p.report(metav1.ConditionTrue, bunqv1alpha1.ReasonPinned,
@@ -258,7 +277,7 @@ func (p *pass) resolveUser(ctx context.Context, acc *account) error {
 // check: the pending write before the pin is conditional on the version read.
 func (p *pass) mayUnpin() bool {
 	st := p.obj.Status
-	if st.Pending != "" || len(st.Unsettled) > 0 || p.resyncDue() {
+	if st.Pending != "" || len(st.Unsettled) > 0 || p.resyncDue() || p.forced {
 		return true
 	}
 	for _, prev := range st.Previous {

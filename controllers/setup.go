@@ -58,6 +58,7 @@ func (r *BunqPinnedCertificateReconciler) SetupWithManager(mgr ctrl.Manager, max
 		clock: r.clock(), backoff: r.RefusedKeyBackoff}
 	r.secrets = &secretReader{cache: r.Client, live: r.APIReader}
 	r.pins = newPinSets(r.APIReader, r.WatchNamespaces)
+	r.prober = newProber(r.DialEndpoint, r.ProbeConcurrency)
 	r.conflicts = newConflictBackoff()
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&bunqv1alpha1.BunqPinnedCertificate{}).

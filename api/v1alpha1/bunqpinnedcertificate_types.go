@@ -51,8 +51,24 @@ const (
 	DeletionPolicyRetain DeletionPolicy = "Retain"
 )
 
-// ConditionReady is the one condition type this resource reports.
-const ConditionReady = "Ready"
+// The condition types this resource reports: Ready (the chain is pinned) and
+// Served (the callback endpoints serve a pinned leaf).
+const (
+	ConditionReady  = "Ready"
+	ConditionServed = "Served"
+)
+
+// Reasons of the Served condition.
+const (
+	ReasonEndpointsServePinnedChain = "EndpointsServePinnedChain"
+	ReasonEndpointNotPinned         = "EndpointNotPinned"
+	ReasonNoEndpoints               = "NoEndpoints"
+	ReasonEndpointUnreachable       = "EndpointUnreachable"
+)
+
+// AnnotationSyncRequestedAt, set to a new value, makes the next pass read the
+// pins back from bunq and check the endpoints at once.
+const AnnotationSyncRequestedAt = "bunq.pinq.dev/sync-requested-at"
 
 // Reasons of the Ready condition.
 const (
@@ -126,7 +142,65 @@ type BunqPinnedCertificateSpec struct {
 	// Suspend stops every bunq call for this resource; the pins stay as they are.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+
+	// Endpoints are callback endpoints to verify besides those found among the
+	// bunq user's notification filters.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=10
+	Endpoints []Endpoint `json:"endpoints,omitempty"`
 }
+
+// Endpoint is a callback endpoint whose served chain is checked.
+type Endpoint struct {
+	// URL is the https URL bunq calls back.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https' && url(self).getHostname() != ''",message="must be an https URL"
+	URL string `json:"url"`
+
+	// Address is the host:port to dial instead of the URL's host, such as the
+	// ingress controller's Service; the TLS server name stays the URL's host.
+	// +optional
+	// +kubebuilder:validation:MaxLength=261
+	// +kubebuilder:validation:Pattern=`^[^\s/]+:[0-9]{1,5}$`
+	Address string `json:"address,omitempty"`
+}
+
+// EndpointSource says where an endpoint came from.
+// +kubebuilder:validation:Enum=Spec;Bunq
+type EndpointSource string
+
+const (
+	EndpointSourceSpec EndpointSource = "Spec"
+	EndpointSourceBunq EndpointSource = "Bunq"
+)
+
+// EndpointStatus is what a callback endpoint served when last checked.
+type EndpointStatus struct {
+	// URL is the callback URL.
+	URL string `json:"url"`
+	// Source is Spec (spec.endpoints) or Bunq (a notification filter of the user).
+	Source EndpointSource `json:"source"`
+	// ServedFingerprint is sha256:<hex> over the DER of the leaf the endpoint served.
+	// +optional
+	ServedFingerprint string `json:"servedFingerprint,omitempty"`
+	// ServedLeafSerial is the serial number of that leaf.
+	// +optional
+	ServedLeafSerial string `json:"servedLeafSerial,omitempty"`
+	// Pinned says the served leaf is the leaf of a chain pinned for this resource.
+	Pinned bool `json:"pinned"`
+	// LastCheckTime is when the endpoint was last checked.
+	// +optional
+	LastCheckTime *metav1.Time `json:"lastCheckTime,omitempty"`
+	// Error says why the endpoint could not be checked; empty when it was.
+	// +optional
+	Error string `json:"error,omitempty"`
+}
+
+// MaxEndpoints bounds status.endpoints: spec.endpoints plus the bunq callbacks
+// that match the leaf's names.
+const MaxEndpoints = 30
 
 // CertificateInfo describes the leaf certificate of the pinned chain.
 type CertificateInfo struct {
@@ -140,6 +214,10 @@ type CertificateInfo struct {
 	DNSNames []string `json:"dnsNames,omitempty"`
 	// ChainLength is the number of certificates pinned.
 	ChainLength int32 `json:"chainLength,omitempty"`
+	// Fingerprint is sha256:<hex> over the DER of the leaf alone: what a
+	// callback endpoint's served leaf is compared with.
+	// +optional
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // PreviousPin is a chain that stays pinned for the overlap after a rotation.
@@ -148,8 +226,15 @@ type PreviousPin struct {
 	ID int64 `json:"id"`
 	// Fingerprint is sha256:<hex> over the concatenated DER of the chain.
 	Fingerprint string `json:"fingerprint,omitempty"`
-	// RetireAfter is when the chain is unpinned.
+	// RetireAfter is when the chain is unpinned, once no endpoint serves its leaf.
 	RetireAfter metav1.Time `json:"retireAfter"`
+	// LeafFingerprint is sha256:<hex> over the DER of the chain's leaf.
+	// +optional
+	LeafFingerprint string `json:"leafFingerprint,omitempty"`
+	// ReplacedAt is when a newer chain took its place; 24h later it is
+	// unpinned even if an endpoint still serves it.
+	// +optional
+	ReplacedAt *metav1.Time `json:"replacedAt,omitempty"`
 }
 
 // MaxPrevious bounds status.previous: a Secret that flips faster than its
@@ -214,7 +299,18 @@ type BunqPinnedCertificateStatus struct {
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
 
-	// Conditions hold Ready.
+	// Endpoints are the callback endpoints checked and what each served.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=30
+	Endpoints []EndpointStatus `json:"endpoints,omitempty"`
+
+	// LastHandledSyncRequest is the value of the annotation
+	// bunq.pinq.dev/sync-requested-at last acted on.
+	// +optional
+	LastHandledSyncRequest string `json:"lastHandledSyncRequest,omitempty"`
+
+	// Conditions hold Ready and Served.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -229,6 +325,7 @@ type BunqPinnedCertificateStatus struct {
 // +kubebuilder:printcolumn:name="Pinned ID",type=integer,JSONPath=`.status.pinnedCertificateID`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Served",type=string,JSONPath=`.status.conditions[?(@.type=="Served")].status`,description="Whether the callback endpoints serve a pinned leaf"
 // +kubebuilder:printcolumn:name="Expires",type=string,JSONPath=`.status.certificate.notAfter`,description="When the pinned leaf expires"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="User",type=integer,JSONPath=`.status.userID`,priority=1,description="The bunq user the chain is pinned under"
