@@ -30,6 +30,12 @@ import (
 // seriesOf returns the value of a resource's series of a gauge vector, and
 // whether there is one, without creating it.
 func seriesOf(vec *prometheus.GaugeVec, namespace, name string) (float64, bool) {
+	return seriesWith(vec, map[string]string{"namespace": namespace, "name": name})
+}
+
+// seriesWith returns the value of the series with the given labels, and
+// whether there is one, without creating it.
+func seriesWith(vec *prometheus.GaugeVec, want map[string]string) (float64, bool) {
 	ch := make(chan prometheus.Metric, 1024)
 	vec.Collect(ch)
 	close(ch)
@@ -40,7 +46,11 @@ func seriesOf(vec *prometheus.GaugeVec, namespace, name string) (float64, bool) 
 		for _, l := range out.GetLabel() {
 			labels[l.GetName()] = l.GetValue()
 		}
-		if labels["namespace"] == namespace && labels["name"] == name {
+		match := true
+		for k, v := range want {
+			match = match && labels[k] == v
+		}
+		if match {
 			return out.GetGauge().GetValue(), true
 		}
 	}

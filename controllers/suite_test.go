@@ -123,6 +123,7 @@ func startManager() {
 		ResyncPeriod:     time.Hour,
 		Clock:            testClock,
 		LateCommitWindow: testClientTimeout,
+		DialEndpoint:     testDial,
 	}
 	Expect(r.SetupWithManager(mgr, 4)).To(Succeed())
 	testReconciler = r

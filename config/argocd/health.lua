@@ -16,10 +16,13 @@ if obj.metadata.generation ~= nil and obj.status.observedGeneration < obj.metada
 end
 
 local ready = nil
+local served = nil
 if obj.status.conditions ~= nil then
   for _, condition in ipairs(obj.status.conditions) do
     if condition.type == "Ready" then
       ready = condition
+    elseif condition.type == "Served" then
+      served = condition
     end
   end
 end
@@ -31,7 +34,11 @@ if ready == nil then
 end
 
 local message = ready.message or ""
-if ready.status == "True" then
+if ready.status == "True" and served ~= nil and served.status == "False" then
+  -- Pinned, but a callback endpoint serves another leaf: its callbacks fail.
+  hs.status = "Degraded"
+  message = (served.reason or "EndpointNotPinned") .. ": " .. (served.message or "")
+elseif ready.status == "True" then
   hs.status = "Healthy"
 elseif ready.reason == "Pinning" or ready.reason == "TemporaryCertificate" then
   hs.status = "Progressing"
