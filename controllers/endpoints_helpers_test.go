@@ -18,10 +18,7 @@ package controllers
 
 import (
 	"context"
-	"crypto/tls"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"sync"
 	"time"
 
@@ -29,10 +26,13 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/pinq-dev/bunq-pinning-operator/test/localstack"
 )
 
-// Callback endpoints for the specs: real TLS servers on loopback that serve a
-// Secret's chain as an ingress controller does, following it after a lag.
+// Callback endpoints for the specs: real TLS servers on loopback
+// (localstack.Ingress) that serve a Secret's chain as an ingress controller
+// does, following it after a lag.
 
 // endpointRoutes maps a callback's host:port to the loopback address of the
 // spec's server, as DNS would; testDial is the reconciler's dialer.
@@ -45,79 +45,32 @@ func testDial(ctx context.Context, network, address string) (net.Conn, error) {
 	return (&net.Dialer{}).DialContext(ctx, network, address)
 }
 
-// callbackEndpoint is one TLS server and what it serves.
-type callbackEndpoint struct {
-	srv *httptest.Server
-	mu  sync.Mutex
-	crt string
-	tls *tls.Certificate
-}
-
-func (e *callbackEndpoint) addr() string { return e.srv.Listener.Addr().String() }
-
-// serving is the tls.crt the endpoint serves now.
-func (e *callbackEndpoint) serving() string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.crt
-}
-
-// serve makes the endpoint present crt at once.
-func (e *callbackEndpoint) serve(crt, key string) {
-	pair, err := tls.X509KeyPair([]byte(crt), []byte(key))
-	Expect(err).NotTo(HaveOccurred())
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.crt, e.tls = crt, &pair
-}
-
-// newEndpoint starts a TLS server presenting crt, reachable as host:443 through testDial.
-func newEndpoint(host, crt, key string) *callbackEndpoint {
-	e := &callbackEndpoint{}
-	e.serve(crt, key)
-	e.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	e.srv.TLS = &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		return e.tls, nil
-	}}
-	e.srv.StartTLS()
-	DeferCleanup(e.srv.Close)
-	if host != "" {
-		endpointRoutes.Store(net.JoinHostPort(host, "443"), e.addr())
-		DeferCleanup(func() { endpointRoutes.Delete(net.JoinHostPort(host, "443")) })
+// routeHost makes host:443 reach the ingress.
+func routeHost(host string, in *localstack.Ingress) {
+	if host == "" {
+		return
 	}
-	return e
+	at := net.JoinHostPort(host, "443")
+	endpointRoutes.Store(at, in.Addr())
+	DeferCleanup(func() { endpointRoutes.Delete(at) })
 }
 
-// follow makes the endpoint serve a Secret of the world, lag after each
-// change of it, as an ingress controller reloading its certificates does.
-func (w *world) follow(host, secret string, lag time.Duration) *callbackEndpoint {
-	s := w.tlsSecret(secret)
-	e := newEndpoint(host, string(s.Data["tls.crt"]), string(s.Data["tls.key"]))
-	stop := make(chan struct{})
-	DeferCleanup(func() { close(stop) })
-	go func() {
-		defer GinkgoRecover()
-		seen := string(s.Data["tls.crt"])
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-			cur := &corev1.Secret{}
-			if k8sClient.Get(ctx, client.ObjectKey{Namespace: w.ns, Name: secret}, cur) != nil || string(cur.Data["tls.crt"]) == seen {
-				continue
-			}
-			seen = string(cur.Data["tls.crt"])
-			crt, key := seen, string(cur.Data["tls.key"])
-			time.AfterFunc(lag, func() { e.serve(crt, key) })
-		}
-	}()
-	return e
+// newEndpoint serves crt, reachable as host:443 through testDial.
+func newEndpoint(host, crt, key string) *localstack.Ingress {
+	in, err := localstack.NewIngress(crt, key)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(in.Close)
+	routeHost(host, in)
+	return in
+}
+
+// follow serves a Secret of the world, lag after each change of it.
+func (w *world) follow(host, secret string, lag time.Duration) *localstack.Ingress {
+	in, err := localstack.FollowSecret(ctx, k8sClient, client.ObjectKey{Namespace: w.ns, Name: secret}, lag)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(in.Close)
+	routeHost(host, in)
+	return in
 }
 
 func (w *world) tlsSecret(name string) *corev1.Secret {

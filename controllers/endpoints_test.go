@@ -113,7 +113,7 @@ var _ = Describe("Endpoint verification", func() {
 		w.issue("hooks-tls", host)
 		ep := w.follow("", "hooks-tls", 20*time.Second)
 		// Dialled at address: the URL's host does not resolve.
-		obj := w.resource("hooks", retain(5*time.Second), withEndpoint("https://"+host+"/bunq", ep.addr()))
+		obj := w.resource("hooks", retain(5*time.Second), withEndpoint("https://"+host+"/bunq", ep.Addr()))
 		waitServed(obj, bunqv1alpha1.ReasonEndpointsServePinnedChain)
 		old := get(obj).Status
 		Expect(old.Endpoints[0].Source).To(Equal(bunqv1alpha1.EndpointSourceSpec))
@@ -122,7 +122,7 @@ var _ = Describe("Endpoint verification", func() {
 		crt2 := w.issue("hooks-tls", host)
 		waitPinned(obj, crt2)
 		// At every moment the endpoint serves the old leaf, the old pin is on bunq.
-		for ep.serving() != crt2 {
+		for ep.Serving() != crt2 {
 			Expect(time.Since(renewed)).To(BeNumerically("<", 30*time.Second), "the endpoint never switched")
 			Expect(onBunq(old.PinnedCertificateID)).To(BeTrue(),
 				"pin %d retired %s after the renewal while the endpoint still serves it", old.PinnedCertificateID, time.Since(renewed))
@@ -143,7 +143,7 @@ var _ = Describe("Endpoint verification", func() {
 		crt1 := w.issue("hooks-tls", host)
 		key1 := string(w.tlsSecret("hooks-tls").Data["tls.key"])
 		ep := newEndpoint("", crt1, key1) // an Ingress that names another Secret
-		obj := w.resource("hooks", retain(0), withEndpoint("https://"+host+"/bunq", ep.addr()))
+		obj := w.resource("hooks", retain(0), withEndpoint("https://"+host+"/bunq", ep.Addr()))
 		waitServed(obj, bunqv1alpha1.ReasonEndpointsServePinnedChain)
 		old := get(obj).Status.PinnedCertificateID
 
@@ -209,7 +209,7 @@ var _ = Describe("Endpoint verification", func() {
 		obj := w.resource("hooks", withEndpoint("https://"+host+"/bunq", ""))
 		waitServed(obj, bunqv1alpha1.ReasonEndpointsServePinnedChain)
 
-		ep.serve(foreign(host))
+		Expect(ep.Serve(foreign(host))).To(Succeed())
 		Consistently(func() string { return servedOf(get(obj)).Reason }).WithTimeout(time.Second).
 			Should(Equal(bunqv1alpha1.ReasonEndpointsServePinnedChain), "no check before the resync")
 		lists := w.emu.Count(http.MethodGet, bunqtest.EndpointPins)

@@ -34,12 +34,13 @@ func (k *keys) String() string     { return strings.Join(*k, ",") }
 func (k *keys) Set(v string) error { *k = append(*k, v); return nil }
 
 func main() {
-	var apiKeys keys
+	var apiKeys, callbacks keys
 	listen := flag.String("listen", "127.0.0.1:8088", "address to serve on")
 	timeScale := flag.Float64("time-scale", 1, "run time this many times faster (rate-limit windows, session timeouts)")
 	sessionTimeout := flag.Duration("session-timeout", 7*24*time.Hour, "the users' session timeout, before scaling")
 	noLimits := flag.Bool("no-rate-limits", false, "turn bunq's rate limits off")
 	flag.Var(&apiKeys, "api-key", "an API key to accept (repeatable)")
+	flag.Var(&callbacks, "callback-url", "an https callback URL every key's user has as a MUTATION notification filter (repeatable)")
 	certFile := flag.String("tls-cert-file", "", "serve https with this certificate (PEM); empty: plain http")
 	keyFile := flag.String("tls-key-file", "", "the certificate's private key (PEM)")
 	flag.Parse()
@@ -55,6 +56,13 @@ func main() {
 	}, apiKeys...)
 	if err != nil {
 		log.Fatalf("bunq-emulator: %v", err)
+	}
+	var filters []bunqtest.NotificationFilter
+	for _, u := range callbacks {
+		filters = append(filters, bunqtest.NotificationFilter{Category: "MUTATION", Target: u})
+	}
+	for _, k := range apiKeys {
+		server.SetNotificationFilters(k, 0, filters...)
 	}
 	scheme := "http"
 	if *certFile != "" {

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -42,6 +43,12 @@ const (
 	apiKey    = "sandbox_demo0000000000000000000000000000000000000000000000000"
 	namespace = "payments"
 	dnsName   = "hooks.example.com"
+	// callbackURL is the bunq user's callback, as a notification filter.
+	callbackURL = "https://" + dnsName + "/bunq"
+	// ingressLag is how long the demo's ingress takes to serve a renewed
+	// certificate: longer than retainPreviousFor, so retirement waits for it.
+	ingressLag = 10 * time.Second
+	retain     = 5 * time.Second
 )
 
 var start = time.Now()
@@ -55,7 +62,8 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	s, err := localstack.Start(localstack.Options{Root: root, APIKeys: []string{apiKey}, InstallCRD: true})
+	s, err := localstack.Start(localstack.Options{Root: root, APIKeys: []string{apiKey}, InstallCRD: true,
+		EmulatorArgs: []string{"--callback-url", callbackURL}})
 	defer func() {
 		if s != nil {
 			if err := s.Stop(); err != nil {
@@ -82,6 +90,7 @@ type summary struct {
 	firstID, secondID         int64
 	firstFP, secondFP         string
 	readyAfter                time.Duration
+	switchedAfter             time.Duration
 	rotationPin, rotationStat time.Duration
 	retiredAfter, unpinAfter  time.Duration
 }
@@ -91,7 +100,7 @@ func story(s *localstack.Stack) error {
 	version, _ := k8sassets.Version(".")
 	step("local control plane up: kube-apiserver %s + etcd (kubeconfig %s)", version, s.Kubeconfig)
 	step("CRD bunqpinnedcertificates.bunq.pinq.dev installed")
-	step("bunq emulator serving the bunq API at %s/v1", s.BunqURL)
+	step("bunq emulator serving the bunq API at %s/v1; the user's callback URL (notification filter) is %s", s.BunqURL, callbackURL)
 	for _, ns := range []string{namespace, "bunq-pinning-system"} {
 		if err := s.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 			return err
@@ -112,14 +121,21 @@ func story(s *localstack.Stack) error {
 		return err
 	}
 	step("Secret %s/hooks-tls written as cert-manager does: kubernetes.io/tls, leaf %s, tls.key, ca.crt", namespace, dnsName)
+	ingress, err := localstack.FollowSecret(ctx, s.Client, client.ObjectKey{Namespace: namespace, Name: "hooks-tls"}, ingressLag)
+	if err != nil {
+		return err
+	}
+	defer ingress.Close()
+	step("ingress for %s serving Secret hooks-tls at %s; it reloads a renewed certificate %s late", dnsName, ingress.Addr(), ingressLag)
 
 	var sum summary
-	obj, err := apply(ctx, s.Client)
+	obj, err := apply(ctx, s.Client, ingress.Addr())
 	if err != nil {
 		return err
 	}
 	applied := time.Now()
-	step("applied BunqPinnedCertificate %s/hooks (retainPreviousFor 10s); waiting for Ready", namespace)
+	step("applied BunqPinnedCertificate %s/hooks (retainPreviousFor %s; spec.endpoints dials %s at the ingress); waiting for Ready",
+		namespace, retain, callbackURL)
 	step("  (a new process waits out bunq's rate windows once, up to 3 s, as if its predecessor had used them)")
 	got, err := waitFor(ctx, s.Client, obj, func(o *bunqv1alpha1.BunqPinnedCertificate) bool { return isReady(o) })
 	if err != nil {
@@ -127,6 +143,13 @@ func story(s *localstack.Stack) error {
 	}
 	sum.readyAfter, sum.firstID, sum.firstFP = time.Since(applied), got.Status.PinnedCertificateID, got.Status.Fingerprint
 	step("Ready after %s: pinned on bunq as id %d, %s", ms(sum.readyAfter), sum.firstID, short(sum.firstFP))
+	got, err = waitFor(ctx, s.Client, obj, func(o *bunqv1alpha1.BunqPinnedCertificate) bool {
+		return meta.IsStatusConditionTrue(o.Status.Conditions, bunqv1alpha1.ConditionServed)
+	})
+	if err != nil {
+		return err
+	}
+	step("endpoint check: %s serves the pinned leaf (serial %s): Served=True", callbackURL, got.Status.Endpoints[0].ServedLeafSerial)
 	if err := getTable(s.Config, namespace); err != nil {
 		return err
 	}
@@ -162,11 +185,22 @@ func rotate(ctx context.Context, s *localstack.Stack, ca *bunqtest.CA, obj *bunq
 	if err := getTable(s.Config, namespace); err != nil {
 		return err
 	}
+	if e := got.Status.Endpoints; len(e) > 0 && e[0].ServedFingerprint != got.Status.Certificate.Fingerprint {
+		step("endpoint check: %s still serves the previous certificate (serial %s); id %d stays pinned past retainPreviousFor until it switches",
+			dnsName, e[0].ServedLeafSerial, sum.firstID)
+	}
+	note, err := waitEvent(ctx, s.Client, obj, "EndpointSwitched")
+	if err != nil {
+		return err
+	}
+	sum.switchedAfter = time.Since(renewed)
+	step("endpoint check, %s after the renewal: %s", ms(sum.switchedAfter), note)
 	if err := waitBunq(ctx, s, func(ids map[int64]bool) bool { return !ids[sum.firstID] && ids[sum.secondID] }); err != nil {
 		return err
 	}
 	sum.retiredAfter = time.Since(renewed)
-	step("overlap over: old pin %d retired %s after the renewal; bunq now holds only id %d", sum.firstID, ms(sum.retiredAfter), sum.secondID)
+	step("old pin %d retired %s after the renewal, once the endpoint had switched; bunq now holds only id %d",
+		sum.firstID, ms(sum.retiredAfter), sum.secondID)
 	return nil
 }
 
@@ -181,9 +215,9 @@ func remove(ctx context.Context, s *localstack.Stack, obj *bunqv1alpha1.BunqPinn
 	}
 	sum.unpinAfter = time.Since(deleted)
 	step("finalizer unpinned id %d from bunq after %s; the resource is gone", sum.secondID, ms(sum.unpinAfter))
-	fmt.Printf("\nSummary\n  first pin   id %d  %s  Ready after %s\n  renewal     id %d  %s  pinned after %s, status after %s\n  retirement  id %d unpinned %s after the renewal\n  deletion    id %d unpinned after %s\n",
+	fmt.Printf("\nSummary\n  first pin   id %d  %s  Ready after %s\n  renewal     id %d  %s  pinned after %s, status after %s\n  endpoint    %s served the new leaf %s after the renewal\n  retirement  id %d unpinned %s after the renewal\n  deletion    id %d unpinned after %s\n",
 		sum.firstID, short(sum.firstFP), ms(sum.readyAfter), sum.secondID, short(sum.secondFP), ms(sum.rotationPin),
-		ms(sum.rotationStat), sum.firstID, ms(sum.retiredAfter), sum.secondID, ms(sum.unpinAfter))
+		ms(sum.rotationStat), dnsName, ms(sum.switchedAfter), sum.firstID, ms(sum.retiredAfter), sum.secondID, ms(sum.unpinAfter))
 	return nil
 }
 
@@ -195,14 +229,15 @@ func keep(s *localstack.Stack) {
 	<-stop
 }
 
-func apply(ctx context.Context, c client.Client) (*bunqv1alpha1.BunqPinnedCertificate, error) {
+func apply(ctx context.Context, c client.Client, ingress string) (*bunqv1alpha1.BunqPinnedCertificate, error) {
 	obj := &bunqv1alpha1.BunqPinnedCertificate{
 		ObjectMeta: metav1.ObjectMeta{Name: "hooks", Namespace: namespace},
 		Spec: bunqv1alpha1.BunqPinnedCertificateSpec{
 			SecretName:        "hooks-tls",
 			APIKeySecretRef:   bunqv1alpha1.SecretKeyRef{Name: "bunq-api-key", Key: "api-key"},
 			Environment:       bunqv1alpha1.EnvironmentSandbox,
-			RetainPreviousFor: &metav1.Duration{Duration: 10 * time.Second},
+			RetainPreviousFor: &metav1.Duration{Duration: retain},
+			Endpoints:         []bunqv1alpha1.Endpoint{{URL: callbackURL, Address: ingress}},
 		},
 	}
 	return obj, c.Create(ctx, obj)
@@ -255,6 +290,28 @@ func waitPinOnBunq(ctx context.Context, s *localstack.Stack, old int64) time.Tim
 		return false
 	})
 	return time.Now()
+}
+
+// waitEvent returns the note of the resource's first event with reason.
+func waitEvent(ctx context.Context, c client.Client, obj *bunqv1alpha1.BunqPinnedCertificate, reason string) (string, error) {
+	var note string
+	err := localstack.Poll(20*time.Millisecond, 60*time.Second, func() bool {
+		list := &eventsv1.EventList{}
+		if c.List(ctx, list, client.InNamespace(obj.Namespace)) != nil {
+			return false
+		}
+		for _, e := range list.Items {
+			if e.Regarding.Name == obj.Name && e.Reason == reason {
+				note = e.Note
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		return "", fmt.Errorf("no %s event for %s/%s in 60s", reason, obj.Namespace, obj.Name)
+	}
+	return note, nil
 }
 
 func ms(d time.Duration) string { return d.Round(time.Millisecond).String() }
