@@ -242,9 +242,14 @@ func (b *bench) drift() error {
 	before := b.stats()
 	const cycles = 3
 	time.Sleep(cycles * period)
-	gets := float64(diff(b.stats(), before, "GET "+bunqtest.EndpointPins)) / cycles
+	after := b.stats()
+	gets := float64(diff(after, before, "GET "+bunqtest.EndpointPins)) / cycles
 	want := float64((*driftN + 199) / 200)
 	b.report(fmt.Sprintf("resync of %d resources on one key: GETs per period", *driftN), fmt.Sprintf("%.1f", gets), fmt.Sprintf("%.0f", want), gets <= want)
+	// One user-level read, one account listing, one read per account (one here): per key, not per resource.
+	discovery := float64(after.discovery()-before.discovery()) / cycles
+	b.report(fmt.Sprintf("resync of %d resources on one key: callback-discovery GETs per period", *driftN),
+		fmt.Sprintf("%.1f", discovery), "3", discovery <= 3)
 	return nil
 }
 
