@@ -30,6 +30,8 @@ import (
 	"testing"
 	"time"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	"github.com/pinq-dev/bunq-pinning-operator/bunq/bunqtest"
 	"github.com/pinq-dev/bunq-pinning-operator/test/localstack"
 )
@@ -80,6 +82,21 @@ func TestEndToEnd(t *testing.T) {
 	e.expectPins(map[string]string{firstID: first})
 	e.expectColumns()
 
+	// The callback endpoint: an ingress stand-in that follows the Secret 2s
+	// late, checked at its address under the URL's name.
+	ingress, err := localstack.FollowSecret(context.Background(), s.Client, client.ObjectKey{Namespace: "payments", Name: "hooks-tls"}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ingress.Close()
+	e.kubectl("patch", "bpc/hooks", "-n", "payments", "--type", "merge", "-p",
+		`{"spec":{"endpoints":[{"url":"https://hooks.example.com/bunq","address":"`+ingress.Addr()+`"}]}}`)
+	e.kubectl("wait", "--for=condition=Served", "bpc/hooks", "-n", "payments", "--timeout=60s")
+	firstLeaf := e.jsonpath("{.status.certificate.fingerprint}")
+	if got := e.jsonpath("{.status.endpoints[0].servedFingerprint}"); got != firstLeaf {
+		t.Errorf("the endpoint serves %s, want the pinned leaf %s", got, firstLeaf)
+	}
+
 	second := e.writeTLS(ca, "apply")
 	e.eventually("the renewed chain to be pinned", func() bool {
 		id := e.jsonpath("{.status.pinnedCertificateID}")
@@ -90,6 +107,12 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("status.previous[0].id = %s, want the old pin %s", got, firstID)
 	}
 	e.expectPins(map[string]string{firstID: first, secondID: second})
+	e.eventually("the endpoint to be seen serving the renewed leaf", func() bool {
+		return e.jsonpath("{.status.endpoints[0].servedFingerprint}") == e.jsonpath("{.status.certificate.fingerprint}")
+	})
+	if got := e.jsonpath(`{.status.conditions[?(@.type=="Served")].reason}`); got != "EndpointsServePinnedChain" {
+		t.Errorf("Served reason %q after the switch", got)
+	}
 
 	// make uninstall and make undeploy refuse while a resource exists: deleting
 	// the CRD would unpin it (docs/uninstall.md).
@@ -177,7 +200,7 @@ func (e *e2e) expectColumns() {
 	e.t.Helper()
 	out := e.kubectl("get", "bpc", "-n", "payments")
 	header := strings.Fields(strings.SplitN(out, "\n", 2)[0])
-	want := []string{"NAME", "SECRET", "PINNED", "ID", "READY", "REASON", "EXPIRES", "AGE"}
+	want := []string{"NAME", "SECRET", "PINNED", "ID", "READY", "REASON", "SERVED", "EXPIRES", "AGE"}
 	if strings.Join(header, " ") != strings.Join(want, " ") {
 		e.t.Errorf("kubectl get bpc header %v, want %v", header, want)
 	}
