@@ -80,7 +80,7 @@ var _ = Describe("Endpoint verification", func() {
 			bunqtest.NotificationFilter{Category: "MUTATION", Target: "https://pay." + zone + "/cb"},
 			bunqtest.NotificationFilter{Category: "PAYMENT", Target: "https://deep.pay." + zone + "/cb"})
 		crt := w.issue("hooks-tls", "*."+zone)
-		w.follow("hooks."+zone, "hooks-tls", 0)
+		hooks := w.follow("hooks."+zone, "hooks-tls", 0)
 		w.follow("pay."+zone, "hooks-tls", 0)
 		obj := w.resource("hooks")
 		w.issue("api-tls", "api.example.net")
@@ -103,6 +103,7 @@ var _ = Describe("Endpoint verification", func() {
 			Expect(ok && v == 1).To(BeTrue(), "bunq_pinning_endpoint_pinned for %s: %v %v", h, v, ok)
 		}
 
+		Expect(hooks.Requests()).To(BeZero(), "the check is a TLS handshake; no HTTP request is sent")
 		waitServed(unmatched, bunqv1alpha1.ReasonNoEndpoints)
 		Expect(w.emu.Count(http.MethodGet, bunqtest.EndpointUserFilters)).To(Equal(1), "one read shared by the key's resources")
 		Expect(w.emu.Count(http.MethodGet, bunqtest.EndpointAccounts)).To(Equal(1))

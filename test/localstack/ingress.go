@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -32,8 +33,9 @@ import (
 // controller: it serves a certificate, and (Follow) the one of a TLS Secret,
 // reloading it a lag after each change as ingress controllers do.
 type Ingress struct {
-	srv  *httptest.Server
-	stop chan struct{}
+	srv      *httptest.Server
+	stop     chan struct{}
+	requests atomic.Int64
 
 	mu   sync.Mutex
 	crt  string
@@ -47,6 +49,7 @@ func NewIngress(crt, key string) (*Ingress, error) {
 		return nil, err
 	}
 	in.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		in.requests.Add(1)
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	in.srv.TLS = &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
@@ -60,6 +63,9 @@ func NewIngress(crt, key string) (*Ingress, error) {
 
 // Addr is the host:port it listens on.
 func (in *Ingress) Addr() string { return in.srv.Listener.Addr().String() }
+
+// Requests counts the HTTP requests it received (a TLS handshake alone is none).
+func (in *Ingress) Requests() int64 { return in.requests.Load() }
 
 // Serving is the tls.crt it presents now.
 func (in *Ingress) Serving() string {
