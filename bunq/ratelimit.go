@@ -59,6 +59,28 @@ func (l Limits) Scaled(factor float64) Limits {
 	return Limits{s(l.GET), s(l.POST), s(l.PUT), s(l.DELETE), s(l.SessionServer)}
 }
 
+// Budget returns the share of the limits one process may use when another
+// client leaves bunq through the same IP: the calls of each window times
+// fraction, rounded down, so that within any window this process and a client
+// that keeps to the rest never exceed bunq's limit together. A window that
+// would keep no call (session-server's one) keeps one and lasts longer
+// instead. A fraction outside (0, 1) leaves the limits as they are.
+func (l Limits) Budget(fraction float64) Limits {
+	if fraction <= 0 || fraction >= 1 {
+		return l
+	}
+	share := func(r Rate) Rate {
+		if r.Calls <= 0 {
+			return r
+		}
+		if n := int(float64(r.Calls) * fraction); n >= 1 {
+			return Rate{n, r.Per}
+		}
+		return Rate{1, time.Duration(float64(r.Per) / (float64(r.Calls) * fraction))}
+	}
+	return Limits{share(l.GET), share(l.POST), share(l.PUT), share(l.DELETE), share(l.SessionServer)}
+}
+
 // rate is the limit of a bucket: a method ("GET"), a method and a handshake
 // endpoint ("POST installation"), or session-server.
 func (l Limits) rate(bucket string) Rate {
@@ -131,7 +153,7 @@ func (l *Limiter) window(host, bucket string) *window {
 	key := host + " " + bucket
 	w, ok := l.windows[key]
 	if !ok {
-		w = &window{rate: l.limits.rate(bucket), changed: make(chan struct{})}
+		w = &window{rate: l.limits.rate(bucket), allowance: 1, changed: make(chan struct{})}
 		if l.startFull && bucket != bucketSessionServer {
 			// Full as of the process start, not of the first call.
 			for range w.rate.Calls {
@@ -162,8 +184,20 @@ type waiter struct {
 	seq      uint64
 }
 
+// After a 429 the limiter did not expect (someone else spent the window) a
+// window's allowance halves, down to minAllowance, and grows back by
+// allowanceStep for each window that passes without another.
+const (
+	minAllowance  = 1.0 / 16
+	allowanceStep = 1.0 / 8
+)
+
 type window struct {
 	rate Rate
+
+	// allowance is the share of rate in use since cutAt (1 until a 429).
+	allowance float64
+	cutAt     time.Time
 
 	mu       sync.Mutex
 	done     []time.Time // completion times still inside the window, oldest first
@@ -219,6 +253,54 @@ func (w *window) acquire(ctx context.Context, p Priority) (func(), error) {
 	}
 }
 
+// throttled records that bunq answered 429 for a bucket.
+func (l *Limiter) throttled(host, bucket string) {
+	if l == nil {
+		return
+	}
+	w := l.window(host, bucket)
+	if w.rate.Calls <= 0 {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.cut(time.Now())
+}
+
+// Allowance is the share of bunq's limit a bucket uses now: 1 until bunq
+// answers 429 despite the limiter.
+func (l *Limiter) Allowance(host, bucket string) float64 {
+	w := l.window(host, bucket)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.share(time.Now())
+}
+
+// share is the allowance now: the one set at the last cut, grown back step
+// by step for each window since.
+func (w *window) share(now time.Time) float64 {
+	if w.allowance >= 1 {
+		return 1
+	}
+	grown := w.allowance + allowanceStep*float64(now.Sub(w.cutAt)/w.rate.Per)
+	return min(grown, 1)
+}
+
+// cut halves the allowance, once per window: the replies of calls in flight
+// together are one sign, not several.
+func (w *window) cut(now time.Time) {
+	if w.allowance < 1 && now.Sub(w.cutAt) < w.rate.Per {
+		return
+	}
+	w.allowance, w.cutAt = max(w.share(now)/2, minAllowance), now
+	w.broadcast()
+}
+
+// per is how long a call counts against the window now.
+func (w *window) per(now time.Time) time.Duration {
+	return time.Duration(float64(w.rate.Per) / w.share(now))
+}
+
 func (w *window) release() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -229,7 +311,8 @@ func (w *window) release() {
 
 func (w *window) prune(now time.Time) {
 	i := 0
-	for i < len(w.done) && now.Sub(w.done[i]) >= w.rate.Per {
+	per := w.per(now)
+	for i < len(w.done) && now.Sub(w.done[i]) >= per {
 		i++
 	}
 	w.done = w.done[i:]
@@ -246,7 +329,7 @@ func (w *window) freeAt(now time.Time) (at time.Time, known bool) {
 	if i >= len(w.done) {
 		return time.Time{}, false
 	}
-	return w.done[i].Add(w.rate.Per), true
+	return w.done[i].Add(w.per(now)), true
 }
 
 func (w *window) first() *waiter {

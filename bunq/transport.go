@@ -124,6 +124,9 @@ func (c *Client) attempt(ctx context.Context, r request) ([]byte, error) {
 	start := time.Now()
 	status, header, body, err := c.exchange(ctx, r)
 	release()
+	if status == http.StatusTooManyRequests {
+		c.opts.Limiter.throttled(c.host, r.bucket) // another client behind this IP spent the window
+	}
 	if c.opts.Observe != nil {
 		c.opts.Observe(CallInfo{Method: r.method, Endpoint: r.endpoint, StatusCode: status, Duration: time.Since(start)})
 	}

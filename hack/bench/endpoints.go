@@ -57,22 +57,42 @@ func (b *bench) endpoints() error {
 	if err := parallel(*driftN, func(i int) error { return b.addEndpoint(fleetName(i), addr) }); err != nil {
 		return err
 	}
+	if err := b.waitChecked(time.Time{}, 5*period); err != nil {
+		return err
+	}
+	b.report(fmt.Sprintf("endpoints: %d resources given one each, until all are checked", *driftN),
+		time.Since(start).Round(time.Second).String(), "report", true)
+	// At each resync every endpoint is checked again: all of them within one period.
+	again := time.Now()
+	if err := b.waitChecked(again, 2*period); err != nil {
+		return err
+	}
+	took := time.Since(again)
+	b.report(fmt.Sprintf("endpoints: all %d checked again at the resync", *driftN), took.Round(time.Second).String(),
+		"≤ "+period.String(), took <= period)
+	return nil
+}
+
+// waitChecked waits until every fleet resource's endpoint was checked after
+// since and serves its pinned leaf. It polls once a second: a list of a
+// thousand resources is not free for the API server being measured.
+func (b *bench) waitChecked(since time.Time, limit time.Duration) error {
 	checked := func() int {
 		return b.count(func(o *bunqv1alpha1.BunqPinnedCertificate) bool {
 			c := meta.FindStatusCondition(o.Status.Conditions, bunqv1alpha1.ConditionServed)
+			e := o.Status.Endpoints
 			return len(o.Spec.Endpoints) == 1 && c != nil && c.ObservedGeneration == o.Generation &&
-				c.Reason == bunqv1alpha1.ReasonEndpointsServePinnedChain
+				c.Reason == bunqv1alpha1.ReasonEndpointsServePinnedChain && len(e) == 1 && e[0].LastCheckTime != nil &&
+				!e[0].LastCheckTime.Time.Before(since.Truncate(time.Second))
 		})
 	}
-	for checked() < *driftN {
-		if time.Since(start) > 5*period {
-			return fmt.Errorf("only %d of %d endpoints checked after %s", checked(), *driftN, 5*period)
+	start := time.Now()
+	for n := checked(); n < *driftN; n = checked() {
+		if time.Since(start) > limit {
+			return fmt.Errorf("only %d of %d endpoints checked in %s", n, *driftN, limit)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(time.Second)
 	}
-	took := time.Since(start)
-	b.report(fmt.Sprintf("endpoints: %d resources' endpoints added and all checked", *driftN), took.Round(time.Millisecond).String(),
-		"≤ "+period.String(), took <= period)
 	return nil
 }
 
