@@ -72,6 +72,7 @@ type config struct {
 	metricsCertKey            string
 	leaderElect               bool
 	timeScale                 float64
+	rateBudget                float64
 	watchNamespaces           []string
 }
 
@@ -91,6 +92,8 @@ func parseFlags() (config, zap.Options) {
 	flag.StringVar(&c.probeAddr, "health-probe-bind-address", ":8081", "Health probe endpoint address.")
 	flag.BoolVar(&c.leaderElect, "leader-elect", false, "Enable leader election, so that only one manager is active.")
 	flag.Float64Var(&c.timeScale, "bunq-time-scale", 1, "Only for the bunq emulator: divide bunq's rate-limit windows, the request timeout and the key backoff by this, to match an emulator run with --time-scale.")
+	flag.Float64Var(&c.rateBudget, "bunq-rate-budget", 1, "Fraction of bunq's per-IP rate limits this operator may use (0 to 1], so that another "+
+		"application behind the same egress IP keeps the rest; a 429 earned anyway halves the allowance for a while.")
 	flag.Func("watch-namespaces", "Comma-separated namespaces whose resources and Secrets are served; empty: all. "+
 		"With a list, Roles in those namespaces (and the context namespace) are all the RBAC it needs.", func(v string) error {
 		c.watchNamespaces = splitList(v)
@@ -122,6 +125,9 @@ func (c config) validate() error {
 			return fmt.Errorf("--bunq-time-scale=%g is for the bunq emulator only; with %s=%q it would break bunq's rate limits",
 				c.timeScale, u.flag, u.value)
 		}
+	}
+	if !(c.rateBudget > 0 && c.rateBudget <= 1) {
+		return fmt.Errorf("--bunq-rate-budget=%g: give a fraction of bunq's limits above 0 and at most 1", c.rateBudget)
 	}
 	for _, ns := range c.watchNamespaces {
 		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
@@ -268,8 +274,8 @@ func scaled(d time.Duration, timeScale float64) time.Duration {
 // limiter: bunq counts calls per IP, whatever the API key.
 func clientFactory(c config) controllers.ClientFactory {
 	limiter := bunq.SharedLimiter()
-	if c.timeScale != 1 {
-		limiter = bunq.NewLimiter(bunq.DefaultLimits().Scaled(c.timeScale), true)
+	if c.timeScale != 1 || c.rateBudget != 1 {
+		limiter = bunq.NewLimiter(bunq.DefaultLimits().Scaled(c.timeScale).Budget(c.rateBudget), true)
 	}
 	ips := splitList(c.permittedIPs)
 	return func(env bunqv1alpha1.Environment, apiKey string, store bunq.ContextStore) (controllers.BunqClient, error) {

@@ -85,7 +85,7 @@ func TestDockerfileBuildsStaticNonRoot(t *testing.T) {
 }
 
 func TestFlagsRefuseClearTextAndScaledRealBunq(t *testing.T) {
-	ok := config{productionURL: "https://api.bunq.com/v1", sandboxURL: "https://public-api.sandbox.bunq.com/v1", timeScale: 1}
+	ok := config{productionURL: "https://api.bunq.com/v1", sandboxURL: "https://public-api.sandbox.bunq.com/v1", timeScale: 1, rateBudget: 1}
 	cases := []struct {
 		name   string
 		mutate func(*config)
@@ -102,6 +102,9 @@ func TestFlagsRefuseClearTextAndScaledRealBunq(t *testing.T) {
 		{"time scale with real bunq", func(c *config) { c.timeScale = 10 }, "emulator only"},
 		{"time scale with real sandbox", func(c *config) { c.productionURL, c.timeScale = "http://127.0.0.1:1/v1", 10 }, "emulator only"},
 		{"watched namespaces", func(c *config) { c.watchNamespaces = splitList(" payments, ,billing ") }, ""},
+		{"half the rate budget", func(c *config) { c.rateBudget = 0.5 }, ""},
+		{"no rate budget", func(c *config) { c.rateBudget = 0 }, "above 0 and at most 1"},
+		{"more than bunq allows", func(c *config) { c.rateBudget = 1.5 }, "above 0 and at most 1"},
 		{"watched namespace not a name", func(c *config) { c.watchNamespaces = []string{"Payments_EU"} }, "not a namespace name"},
 	}
 	for _, tc := range cases {

@@ -713,3 +713,47 @@ func TestCallbacksAcrossAccounts(t *testing.T) {
 		t.Errorf("an unknown account: %v", err)
 	}
 }
+
+func TestRateBudgetSharesTheIPWithAnotherClient(t *testing.T) {
+	t.Parallel()
+	const scale = 30 // bunq's GET window of 3 s lasts 100 ms
+	for _, tc := range []struct {
+		budget float64
+		want   func(int) bool
+	}{
+		{0.5, func(n int) bool { return n == 0 }},
+		{1, func(n int) bool { return n > 0 }}, // without a budget both take the whole window
+	} {
+		// Only GETs are limited: both applications have their own session.
+		e := newEnv(t, bunqtest.Options{TimeScale: scale, Limits: &bunq.Limits{GET: bunq.DefaultLimits().GET}})
+		ours := e.newClient(t, func(o *bunq.Options) {
+			o.Limiter = bunq.NewLimiter(bunq.DefaultLimits().Scaled(scale).Budget(tc.budget), false)
+			o.Backoff = bunq.Backoff{Attempts: 1}
+		})
+		// The other application keeps to the rest of each window: 2 of bunq's 3 GETs.
+		other := e.newClient(t, func(o *bunq.Options) {
+			o.Store = &bunq.MemoryStore{}
+			o.Limiter = bunq.NewLimiter(bunq.Limits{GET: bunq.Rate{Calls: 2, Per: 100 * time.Millisecond}}, false)
+			o.Backoff = bunq.Backoff{Attempts: 1}
+		})
+		ctx := context.Background()
+		for _, c := range []*bunq.Client{ours, other} {
+			if _, err := c.UserID(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.emu.ResetCounters()
+		var wg sync.WaitGroup
+		for _, c := range []*bunq.Client{ours, other} {
+			wg.Go(func() {
+				for range 12 {
+					_, _ = c.ListPins(ctx)
+				}
+			})
+		}
+		wg.Wait()
+		if n := e.emu.StatusCount(http.StatusTooManyRequests); !tc.want(n) {
+			t.Errorf("budget %g: %d 429s", tc.budget, n)
+		}
+	}
+}

@@ -160,3 +160,53 @@ func TestLimiterCancelledWaiterLeavesTheQueue(t *testing.T) {
 		t.Fatalf("the queue is stuck behind a cancelled waiter: %v", err)
 	}
 }
+
+func TestLimitsBudgetKeepsTheRestForAnotherClient(t *testing.T) {
+	t.Parallel()
+	half := DefaultLimits().Budget(0.5)
+	if half.GET != (Rate{1, 3 * time.Second}) || half.POST != (Rate{2, 3 * time.Second}) || half.PUT != (Rate{1, 3 * time.Second}) {
+		t.Errorf("half of bunq's limits: %+v", half)
+	}
+	// One call per 30 s cannot be halved in calls: the window doubles instead.
+	if half.SessionServer != (Rate{1, 60 * time.Second}) {
+		t.Errorf("half of session-server: %+v", half.SessionServer)
+	}
+	if DefaultLimits().Budget(1) != DefaultLimits() || DefaultLimits().Budget(0) != DefaultLimits() {
+		t.Error("a budget of 1 (or none) changed the limits")
+	}
+}
+
+func TestLimiterHalvesItsAllowanceAfterA429AndRecovers(t *testing.T) {
+	t.Parallel()
+	l := NewLimiter(Limits{GET: Rate{Calls: 3, Per: 100 * time.Millisecond}}, false)
+	w := l.window("h", "GET")
+	t0 := time.Now()
+	w.cut(t0)
+	if got := w.share(t0); got != 0.5 {
+		t.Fatalf("allowance after a 429: %v, want 0.5", got)
+	}
+	if got := w.per(t0); got != 200*time.Millisecond {
+		t.Errorf("window after a 429: %v, want 200ms", got)
+	}
+	w.cut(t0.Add(50 * time.Millisecond)) // the same window's other replies
+	if got := w.share(t0.Add(50 * time.Millisecond)); got != 0.5 {
+		t.Errorf("a second 429 in the same window cut again: %v", got)
+	}
+	if got := w.share(t0.Add(250 * time.Millisecond)); got != 0.75 {
+		t.Errorf("allowance two windows on: %v, want 0.75", got)
+	}
+	w.cut(t0.Add(150 * time.Millisecond))
+	if got := w.share(t0.Add(150 * time.Millisecond)); got != 0.3125 {
+		t.Errorf("allowance after another 429 a window on: %v, want 0.3125", got)
+	}
+	if got := w.share(t0.Add(150*time.Millisecond + time.Second)); got != 1 {
+		t.Errorf("allowance ten windows on: %v, want 1", got)
+	}
+	// A 429 in every window: halving and a window's growth settle at 1/8.
+	for range 20 {
+		w.cut(w.cutAt.Add(100 * time.Millisecond))
+	}
+	if got := w.share(w.cutAt); got < minAllowance || got > 0.126 {
+		t.Errorf("allowance after a 429 in every window: %v, want about 1/8", got)
+	}
+}

@@ -74,10 +74,17 @@ func TestChartLints(t *testing.T) {
 }
 
 func TestChartRefusesBadValues(t *testing.T) {
-	for _, set := range []string{"image.tag=latest", "watchNamespaces={Payments}", "resyncPeriod=hourly", "replica=2"} {
+	for _, set := range []string{"image.tag=latest", "watchNamespaces={Payments}", "resyncPeriod=hourly", "replica=2", "bunq.rateBudget=1.5"} {
 		if out, err := runHelm("template", "x", chartDir, "--set", set); err == nil {
 			t.Errorf("helm template --set %s was accepted:\n%.300s", set, out)
 		}
+	}
+}
+
+func TestChartPassesTheRateBudget(t *testing.T) {
+	out := helm(t, "template", "x", chartDir, "--set", "bunq.rateBudget=0.5")
+	if !strings.Contains(out, "- --bunq-rate-budget=0.5\n") {
+		t.Errorf("bunq.rateBudget=0.5 does not reach the manager's arguments:\n%s", out)
 	}
 }
 
