@@ -48,7 +48,7 @@ const (
 
 var (
 	timeScale  = flag.Float64("time-scale", 5, "emulator and limiter time scale: bunq's 3 s windows last 3/scale s")
-	rotationsN = flag.Int("rotations", 20, "rotations measured on a quiet operator")
+	rotationsN = flag.Int("rotations", 40, "rotations measured on a quiet operator")
 	coldN      = flag.Int("cold", 200, "resources created at once on one API key")
 	driftN     = flag.Int("drift", 1000, "resources on one API key for the resync and memory figures")
 	unrelatedN = flag.Int("unrelated", 5000, "unrelated 50 KB Secrets for the memory figure")
@@ -72,7 +72,7 @@ type bench struct {
 func main() {
 	flag.Parse()
 	root, _ := os.Getwd()
-	s, err := localstack.Start(localstack.Options{Root: root, APIKeys: []string{rotationKey, fleetKey}, InstallCRD: true,
+	s, err := localstack.Start(localstack.Options{Root: root, APIKeys: []string{rotationKey, fleetKey, floorKey}, InstallCRD: true,
 		EmulatorArgs: []string{"--time-scale", fmt.Sprint(*timeScale)}})
 	b := &bench{ctx: context.Background(), s: s, ca: bunqtest.NewCA("Bench CA")}
 	defer func() {
