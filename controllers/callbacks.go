@@ -64,6 +64,15 @@ func (acc *account) callbackURLs(ctx context.Context, notBefore, now time.Time) 
 	return l.urls, nil
 }
 
+// cachedCallbackURLs returns the URLs when they were read after notBefore,
+// without calling bunq.
+func (acc *account) cachedCallbackURLs(notBefore time.Time) ([]*url.URL, bool) {
+	l := &acc.callbacks
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.urls, l.read && l.readAt.After(notBefore)
+}
+
 // readFilters reads the user's filters and those of each active account.
 func readFilters(ctx context.Context, c BunqClient) ([]bunq.NotificationFilter, error) {
 	filters, err := c.ListNotificationFilters(ctx, 0)

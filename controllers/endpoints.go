@@ -58,6 +58,20 @@ type target struct {
 // the leaf's names. When bunq cannot be read, the callbacks found before are
 // kept: a failed read must not make an endpoint look gone.
 func (p *pass) targets(ctx context.Context, acc *account, leaf *x509.Certificate) []target {
+	notBefore := p.now.Add(-p.r.resyncPeriod())
+	if p.forced {
+		notBefore = p.now
+	}
+	urls, err := acc.callbackURLs(ctx, notBefore, p.now)
+	if err != nil {
+		p.log.Info("cannot read the callback URLs from bunq; checking those found before", "error", err.Error())
+		urls = p.knownCallbacks()
+	}
+	return p.targetsFrom(urls, leaf)
+}
+
+// targetsFrom are spec.endpoints and those of the callback URLs that match the leaf.
+func (p *pass) targetsFrom(urls []*url.URL, leaf *x509.Certificate) []target {
 	var out []target
 	seen := map[string]bool{}
 	for _, e := range p.obj.Spec.Endpoints {
@@ -71,15 +85,6 @@ func (p *pass) targets(ctx context.Context, acc *account, leaf *x509.Certificate
 			address = hostPort(u)
 		}
 		out = append(out, target{url: e.URL, host: u.Hostname(), address: address, source: bunqv1alpha1.EndpointSourceSpec})
-	}
-	notBefore := p.now.Add(-p.r.resyncPeriod())
-	if p.forced {
-		notBefore = p.now
-	}
-	urls, err := acc.callbackURLs(ctx, notBefore, p.now)
-	if err != nil {
-		p.log.Info("cannot read the callback URLs from bunq; checking those found before", "error", err.Error())
-		urls = p.knownCallbacks()
 	}
 	for _, u := range urls {
 		if len(out) == bunqv1alpha1.MaxEndpoints {
@@ -111,6 +116,17 @@ func (p *pass) knownCallbacks() []*url.URL {
 		}
 	}
 	return out
+}
+
+// judgeWithoutEndpoints reports Served in a pass that pins, when the callbacks
+// read for the key already show there is nothing to check: the condition then
+// goes with the pin's own status write instead of one more.
+func (p *pass) judgeWithoutEndpoints(acc *account, c *chain) {
+	urls, ok := acc.cachedCallbackURLs(p.now.Add(-p.r.resyncPeriod()))
+	if !ok || len(p.obj.Status.Endpoints) > 0 || len(p.targetsFrom(urls, c.certs[0])) > 0 {
+		return
+	}
+	p.judgeEndpoints(c)
 }
 
 // checkEndpoints probes the endpoints when a check is due and records what

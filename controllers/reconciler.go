@@ -222,6 +222,7 @@ func (p *pass) sync(ctx context.Context) (ctrl.Result, error) {
 	// triggers), not the other way round.
 	if done.how != "" {
 		p.announce(done)
+		p.judgeWithoutEndpoints(acc, c)
 	} else {
 		p.checkEndpoints(ctx, acc, c)
 		err := p.retire(ctx, acc)

@@ -62,15 +62,33 @@ func (b *bench) endpoints() error {
 	}
 	b.report(fmt.Sprintf("endpoints: %d resources given one each, until all are checked", *driftN),
 		time.Since(start).Round(time.Second).String(), "report", true)
-	// At each resync every endpoint is checked again: all of them within one period.
+	// At each resync every endpoint is checked again: the longest time between
+	// two checks of one endpoint is the period and the time a wave of 1,000
+	// handshakes takes.
+	first := b.checkTimes()
 	again := time.Now()
-	if err := b.waitChecked(again, 2*period); err != nil {
+	if err := b.waitChecked(again, 3*period); err != nil {
 		return err
 	}
-	took := time.Since(again)
-	b.report(fmt.Sprintf("endpoints: all %d checked again at the resync", *driftN), took.Round(time.Second).String(),
-		"≤ "+period.String(), took <= period)
+	var longest time.Duration
+	for name, at := range b.checkTimes() {
+		longest = max(longest, at.Sub(first[name]))
+	}
+	b.report(fmt.Sprintf("endpoints: longest time between two checks of one of %d (resync %s)", *driftN, period),
+		longest.String(), "≤ "+(period*5/4).String(), longest <= period*5/4)
 	return nil
+}
+
+// checkTimes are the fleet's endpoints' last check times.
+func (b *bench) checkTimes() map[string]time.Time {
+	out := map[string]time.Time{}
+	b.count(func(o *bunqv1alpha1.BunqPinnedCertificate) bool {
+		if e := o.Status.Endpoints; strings.HasPrefix(o.Name, "fleet-") && len(e) == 1 && e[0].LastCheckTime != nil {
+			out[o.Name] = e[0].LastCheckTime.Time
+		}
+		return false
+	})
+	return out
 }
 
 // waitChecked waits until every fleet resource's endpoint was checked after

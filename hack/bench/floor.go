@@ -60,7 +60,7 @@ func (b *bench) newFloor() (*floor, error) {
 	if err != nil {
 		return nil, err
 	}
-	time.Sleep(b.sessionWindow()) // bunq allows one session per window per IP; the operator just opened one
+	time.Sleep(b.sessionWindow())              // bunq allows one session per window per IP; the operator just opened one
 	if _, err := c.UserID(b.ctx); err != nil { // the session is open before the first measure
 		return nil, err
 	}
