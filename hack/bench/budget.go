@@ -130,8 +130,13 @@ func (b *bench) budgetRound(round int, name string, limits bunq.Limits) error {
 		}
 		return b.createResource(res, "budget-key", nil)
 	})
-	if err == nil {
+	if err == nil && round == 0 {
 		err = b.waitReady(prefix, budgetN, 5*time.Minute)
+	}
+	if err == nil && round == 1 {
+		// A neighbour that takes every window may starve the operator: report
+		// how far it got instead of failing the remaining phases.
+		_ = b.waitReady(prefix, budgetN, 2*time.Minute)
 	}
 	stop()
 	wg.Wait()
@@ -148,8 +153,9 @@ func (b *bench) budgetRound(round int, name string, limits bunq.Limits) error {
 		return nil
 	}
 	share := float64(ours429) / float64(max(ourCalls, 1))
-	b.report(fmt.Sprintf("rate budget 0.5 beside %s: %d Ready, operator's 429s", name, budgetN),
-		fmt.Sprintf("%.1f%% of %d", 100*share, ourCalls), "< 5%", share < 0.05)
+	ready := b.readyCount(prefix)
+	b.report(fmt.Sprintf("rate budget 0.5 beside %s: Ready of %d in 2m, operator's 429s", name, budgetN),
+		fmt.Sprintf("%d, %.1f%% of %d", ready, 100*share, ourCalls), fmt.Sprintf("%d, < 5%%", budgetN), ready == budgetN && share < 0.05)
 	return nil
 }
 
