@@ -132,6 +132,9 @@ func (p *pass) fail(err error) (ctrl.Result, error) {
 		p.conflict = true // a newer version exists; its pass reports. Reconcile sets the delay
 		return ctrl.Result{}, nil
 	}
+	if errors.Is(err, context.Canceled) {
+		return ctrl.Result{}, err // the manager is stopping: bunq said nothing, so nothing is reported
+	}
 	v := classify(err, p.r.now())
 	p.report(metav1.ConditionFalse, v.reason, v.message)
 	if v.warning {

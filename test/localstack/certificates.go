@@ -40,6 +40,12 @@ func WriteCertificate(ctx context.Context, c client.Client, ca *bunqtest.CA, nam
 // tests that prove it reaches nothing.
 func IssueCertificate(ctx context.Context, c client.Client, ca *bunqtest.CA, namespace, name, dnsName string, create bool) (crt, key string, err error) {
 	crt, key = ca.Leaf(dnsName, time.Now().Add(-time.Minute), time.Now().Add(90*24*time.Hour))
+	return crt, key, PutCertificate(ctx, c, ca, namespace, name, dnsName, crt, key, create)
+}
+
+// PutCertificate writes a given certificate into a TLS Secret as cert-manager
+// does, such as one wildcard certificate copied into several namespaces.
+func PutCertificate(ctx context.Context, c client.Client, ca *bunqtest.CA, namespace, name, dnsName, crt, key string, create bool) error {
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Annotations: map[string]string{
 			"cert-manager.io/alt-names":        dnsName,
@@ -53,7 +59,7 @@ func IssueCertificate(ctx context.Context, c client.Client, ca *bunqtest.CA, nam
 		Data: map[string][]byte{"tls.crt": []byte(crt), "tls.key": []byte(key), "ca.crt": []byte(ca.PEM)},
 	}
 	if create {
-		return crt, key, c.Create(ctx, secret)
+		return c.Create(ctx, secret)
 	}
-	return crt, key, c.Update(ctx, secret)
+	return c.Update(ctx, secret)
 }
