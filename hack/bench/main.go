@@ -53,7 +53,7 @@ var (
 	driftN     = flag.Int("drift", 1000, "resources on one API key for the resync and memory figures")
 	unrelatedN = flag.Int("unrelated", 5000, "unrelated 50 KB Secrets for the memory figure")
 	steady     = flag.Duration("steady", 60*time.Second, "how long the steady state is watched")
-	phases     = flag.String("phases", "rotation,cold,steady,restart,drift,memory,endpoints,budget,wildcard,flipper,refused", "phases to run, in this order; later ones need the earlier ones' resources")
+	phases     = flag.String("phases", "rotation,cold,steady,restart,drift,memory,endpoints,budget,wildcard,flipper,refused,scale", "phases to run, in this order; later ones need the earlier ones' resources")
 )
 
 type bench struct {
@@ -72,7 +72,7 @@ type bench struct {
 func main() {
 	flag.Parse()
 	root, _ := os.Getwd()
-	s, err := localstack.Start(localstack.Options{Root: root, APIKeys: []string{rotationKey, fleetKey, floorKey, budgetKey, neighborKey, wildKey, flipKey, healthyKey}, InstallCRD: true,
+	s, err := localstack.Start(localstack.Options{Root: root, APIKeys: append([]string{rotationKey, fleetKey, floorKey, budgetKey, neighborKey, wildKey, flipKey, healthyKey}, scaleKeyArgs()...), InstallCRD: true,
 		EmulatorArgs: []string{"--time-scale", fmt.Sprint(*timeScale)}})
 	b := &bench{ctx: context.Background(), s: s, ca: bunqtest.NewCA("Bench CA")}
 	defer func() {
@@ -135,7 +135,7 @@ func (b *bench) run() error {
 	time.Sleep(window()) // a new process waits out one window by design
 	all := map[string]func() error{"rotation": b.rotation, "cold": b.coldStart, "steady": b.steadyState,
 		"restart": b.restart, "drift": b.drift, "memory": b.memory, "endpoints": b.endpoints, "budget": b.budget,
-		"wildcard": b.wildcard, "flipper": b.flipper, "refused": b.refused}
+		"wildcard": b.wildcard, "flipper": b.flipper, "refused": b.refused, "scale": b.scale}
 	for _, name := range strings.Split(*phases, ",") {
 		phase, ok := all[name]
 		if !ok {
