@@ -82,7 +82,7 @@ func (b *bench) endpoints() error {
 // checkTimes are the fleet's endpoints' last check times.
 func (b *bench) checkTimes() map[string]time.Time {
 	out := map[string]time.Time{}
-	b.count(func(o *bunqv1alpha1.BunqPinnedCertificate) bool {
+	b.countIn(ns, func(o *bunqv1alpha1.BunqPinnedCertificate) bool {
 		if e := o.Status.Endpoints; strings.HasPrefix(o.Name, "fleet-") && len(e) == 1 && e[0].LastCheckTime != nil {
 			out[o.Name] = e[0].LastCheckTime.Time
 		}
@@ -96,7 +96,7 @@ func (b *bench) checkTimes() map[string]time.Time {
 // thousand resources is not free for the API server being measured.
 func (b *bench) waitChecked(since time.Time, limit time.Duration) error {
 	checked := func() int {
-		return b.count(func(o *bunqv1alpha1.BunqPinnedCertificate) bool {
+		return b.countIn(ns, func(o *bunqv1alpha1.BunqPinnedCertificate) bool {
 			c := meta.FindStatusCondition(o.Status.Conditions, bunqv1alpha1.ConditionServed)
 			e := o.Status.Endpoints
 			return len(o.Spec.Endpoints) == 1 && c != nil && c.ObservedGeneration == o.Generation &&
@@ -124,10 +124,10 @@ func (b *bench) addEndpoint(name, addr string) error {
 	return b.c.Patch(b.ctx, obj, patch)
 }
 
-// count counts the bench namespace's resources for which ok holds.
-func (b *bench) count(ok func(*bunqv1alpha1.BunqPinnedCertificate) bool) int {
+// countIn counts a namespace's resources for which ok holds.
+func (b *bench) countIn(namespace string, ok func(*bunqv1alpha1.BunqPinnedCertificate) bool) int {
 	list := &bunqv1alpha1.BunqPinnedCertificateList{}
-	if err := b.c.List(b.ctx, list, client.InNamespace(ns)); err != nil {
+	if err := b.c.List(b.ctx, list, client.InNamespace(namespace)); err != nil {
 		return 0
 	}
 	n := 0

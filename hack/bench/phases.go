@@ -46,17 +46,9 @@ func (b *bench) createResource(name, keySecret string, retain *metav1.Duration) 
 
 // readyCount counts resources whose name starts with prefix and are Ready.
 func (b *bench) readyCount(prefix string) int {
-	list := &bunqv1alpha1.BunqPinnedCertificateList{}
-	if err := b.c.List(b.ctx, list, client.InNamespace(ns)); err != nil {
-		return 0
-	}
-	n := 0
-	for _, o := range list.Items {
-		if strings.HasPrefix(o.Name, prefix) && meta.IsStatusConditionTrue(o.Status.Conditions, bunqv1alpha1.ConditionReady) {
-			n++
-		}
-	}
-	return n
+	return b.countIn(ns, func(o *bunqv1alpha1.BunqPinnedCertificate) bool {
+		return strings.HasPrefix(o.Name, prefix) && meta.IsStatusConditionTrue(o.Status.Conditions, bunqv1alpha1.ConditionReady)
+	})
 }
 
 func (b *bench) waitReady(prefix string, n int, limit time.Duration) error {

@@ -27,7 +27,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bunqv1alpha1 "github.com/pinq-dev/bunq-pinning-operator/api/v1alpha1"
 	"github.com/pinq-dev/bunq-pinning-operator/bunq"
@@ -151,20 +150,12 @@ func (b *bench) scaleResyncGETs(n int) error {
 	return nil
 }
 
-// scaleReady counts the Ready resources of the phase, listing without the
-// cache: once every two seconds, a list of thousands is not free.
+// scaleReady counts the Ready resources of the phase (polled every two
+// seconds: a list of thousands is not free for the API server measured).
 func (b *bench) scaleReady() int {
-	list := &bunqv1alpha1.BunqPinnedCertificateList{}
-	if err := b.c.List(b.ctx, list, client.InNamespace(scaleNS)); err != nil {
-		return 0
-	}
-	ready := 0
-	for i := range list.Items {
-		if meta.IsStatusConditionTrue(list.Items[i].Status.Conditions, bunqv1alpha1.ConditionReady) {
-			ready++
-		}
-	}
-	return ready
+	return b.countIn(scaleNS, func(o *bunqv1alpha1.BunqPinnedCertificate) bool {
+		return meta.IsStatusConditionTrue(o.Status.Conditions, bunqv1alpha1.ConditionReady)
+	})
 }
 
 // cpuSeconds is the manager's user and system CPU time so far.
