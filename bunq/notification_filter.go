@@ -81,17 +81,17 @@ func (c *Client) ListNotificationFilters(ctx context.Context, accountID int64) (
 	if err != nil {
 		return nil, err
 	}
-	env, err := decodeEnvelope(raw, endpoint)
-	if err != nil {
-		return nil, err
-	}
-	filters := make([]NotificationFilter, 0, len(env.Response))
-	for i := range env.Response {
+	// One page: bunq lists one filter per category.
+	var filters []NotificationFilter
+	if _, err := decodePage(raw, endpoint, func(it items, i int) error {
 		var f NotificationFilter
-		if err := env.Response.field(i, "NotificationFilterUrl", &f); err != nil {
-			return nil, err
+		if err := it.field(i, "NotificationFilterUrl", &f); err != nil {
+			return err
 		}
 		filters = append(filters, f)
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	return filters, nil
 }

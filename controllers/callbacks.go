@@ -36,8 +36,12 @@ import (
 type callbackList struct {
 	mu     sync.Mutex
 	urls   []*url.URL
-	readAt time.Time
-	read   bool
+	readAt time.Time // zero until read
+}
+
+// freshLocked says the URLs were read after notBefore.
+func (l *callbackList) freshLocked(notBefore time.Time) bool {
+	return !l.readAt.IsZero() && l.readAt.After(notBefore)
 }
 
 // callbackURLs returns the user's https callback URLs, read from bunq after
@@ -47,7 +51,7 @@ func (acc *account) callbackURLs(ctx context.Context, notBefore, now time.Time) 
 	l := &acc.callbacks
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.read && l.readAt.After(notBefore) {
+	if l.freshLocked(notBefore) {
 		return l.urls, nil
 	}
 	ctx = bunq.WithPriority(ctx, bunq.PriorityLow)
@@ -60,7 +64,7 @@ func (acc *account) callbackURLs(ctx context.Context, notBefore, now time.Time) 
 	if err != nil {
 		return nil, err
 	}
-	l.urls, l.readAt, l.read = httpsTargets(filters), now, true
+	l.urls, l.readAt = httpsTargets(filters), now
 	return l.urls, nil
 }
 
@@ -70,7 +74,7 @@ func (acc *account) cachedCallbackURLs(notBefore time.Time) ([]*url.URL, bool) {
 	l := &acc.callbacks
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.urls, l.read && l.readAt.After(notBefore)
+	return l.urls, l.freshLocked(notBefore)
 }
 
 // readFilters reads the user's filters and those of each active account.

@@ -18,9 +18,7 @@ package controllers
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"net/url"
@@ -58,16 +56,21 @@ type target struct {
 // the leaf's names. When bunq cannot be read, the callbacks found before are
 // kept: a failed read must not make an endpoint look gone.
 func (p *pass) targets(ctx context.Context, acc *account, leaf *x509.Certificate) []target {
-	notBefore := p.now.Add(-p.r.resyncPeriod())
-	if p.forced {
-		notBefore = p.now
-	}
-	urls, err := acc.callbackURLs(ctx, notBefore, p.now)
+	urls, err := acc.callbackURLs(ctx, p.callbacksNotBefore(), p.now)
 	if err != nil {
 		p.log.Info("cannot read the callback URLs from bunq; checking those found before", "error", err.Error())
 		urls = p.knownCallbacks()
 	}
 	return p.targetsFrom(urls, leaf)
+}
+
+// callbacksNotBefore is how old a read of the callback URLs may be: a resync
+// period, none on a forced sync.
+func (p *pass) callbacksNotBefore() time.Time {
+	if p.forced {
+		return p.now
+	}
+	return p.now.Add(-p.r.resyncPeriod())
 }
 
 // targetsFrom are spec.endpoints and those of the callback URLs that match the leaf.
@@ -122,7 +125,7 @@ func (p *pass) knownCallbacks() []*url.URL {
 // read for the key already show there is nothing to check: the condition then
 // goes with the pin's own status write instead of one more.
 func (p *pass) judgeWithoutEndpoints(acc *account, c *chain) {
-	urls, ok := acc.cachedCallbackURLs(p.now.Add(-p.r.resyncPeriod()))
+	urls, ok := acc.cachedCallbackURLs(p.callbacksNotBefore())
 	if !ok || len(p.obj.Status.Endpoints) > 0 || len(p.targetsFrom(urls, c.certs[0])) > 0 {
 		return
 	}
@@ -176,8 +179,8 @@ func findEndpoint(list []bunqv1alpha1.EndpointStatus, u string) *bunqv1alpha1.En
 // seconds while one still serves a previous leaf.
 func (p *pass) probeDue(targets []target) bool {
 	st := p.obj.Status
-	served := meta.FindStatusCondition(st.Conditions, bunqv1alpha1.ConditionServed)
-	if p.forced || served == nil || served.ObservedGeneration != p.obj.Generation || len(targets) != len(st.Endpoints) {
+	cond := meta.FindStatusCondition(st.Conditions, bunqv1alpha1.ConditionServed)
+	if p.forced || cond == nil || cond.ObservedGeneration != p.obj.Generation || len(targets) != len(st.Endpoints) {
 		return true
 	}
 	oldest := p.now
@@ -318,11 +321,8 @@ func servedCondition(st *bunqv1alpha1.BunqPinnedCertificateStatus, secret string
 	return metav1.ConditionTrue, bunqv1alpha1.ReasonEndpointsServePinnedChain, msg
 }
 
-// leafFingerprint is sha256 over the leaf's DER, as status.endpoints gives it.
-func leafFingerprint(leaf *x509.Certificate) string {
-	sum := sha256.Sum256(leaf.Raw)
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
+// leafFingerprint is the fingerprint of the leaf alone, as status.endpoints gives it.
+func leafFingerprint(leaf *x509.Certificate) string { return fingerprint([]*x509.Certificate{leaf}) }
 
 func minTime(a, b time.Time) time.Time {
 	if b.Before(a) {

@@ -18,9 +18,7 @@ package controllers
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
 	"errors"
 	"net"
 	"strings"
@@ -90,8 +88,7 @@ func (pr *prober) probe(ctx context.Context, host, address string) served {
 	if len(certs) == 0 {
 		return served{err: errors.New("the endpoint presented no certificate")}
 	}
-	sum := sha256.Sum256(certs[0].Raw)
-	return served{fingerprint: "sha256:" + hex.EncodeToString(sum[:]), serial: certs[0].SerialNumber.Text(16)}
+	return served{fingerprint: leafFingerprint(certs[0]), serial: certs[0].SerialNumber.Text(16)}
 }
 
 // probeError is a short, stable text for status: the dial target and cause,
