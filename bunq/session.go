@@ -247,6 +247,13 @@ func (c *Client) call(ctx context.Context, method, path, endpoint string, body [
 	}
 }
 
+// HasSession says whether a call can go now without opening a session: the
+// stored context is loaded and its session is live. It makes no call.
+func (c *Client) HasSession() bool {
+	_, ok := c.session.current(c.opts.Now())
+	return ok
+}
+
 // UserID returns the bunq user the API key acts for, opening a session if needed.
 func (c *Client) UserID(ctx context.Context) (int64, error) {
 	s, err := c.ensureSession(ctx, c.opts.Now())

@@ -40,6 +40,7 @@ type account struct {
 	users   map[types.UID]bool // as recorded in the context Secret; nil until read
 
 	callbacks callbackList
+	opener    sessionOpener
 }
 
 // accounts holds one account per (environment, API key) that some resource uses.
@@ -50,11 +51,16 @@ type accounts struct {
 	namespace string
 	clock     clock.PassiveClock
 	backoff   time.Duration // first wait after bunq refused a key
+	// wake brings a resource back once its key's session is open; background
+	// is the context sessions are opened with, ended when the manager stops.
+	wake       func(types.NamespacedName)
+	background context.Context
 
 	mu        sync.Mutex
 	byContext map[string]*account           // context Secret name → its client
 	users     map[string]map[types.UID]bool // context name → resources using it
 	used      map[types.UID]string          // resource → context name
+	orphans   map[types.UID]*account        // key-less accounts of resources being deleted
 }
 
 // get returns the account of a key and records that uid uses it; an account
@@ -139,6 +145,9 @@ func (acc *account) forgetUser(ctx context.Context, uid types.UID) {
 func (a *accounts) orphaned(ctx context.Context, uid types.UID, userID int64) (*account, error) {
 	a.mu.Lock()
 	acc := a.byContext[a.used[uid]]
+	if acc == nil {
+		acc = a.orphans[uid]
+	}
 	a.mu.Unlock()
 	if acc != nil {
 		return acc, nil
@@ -148,9 +157,22 @@ func (a *accounts) orphaned(ctx context.Context, uid types.UID, userID int64) (*
 		return nil, err
 	}
 	for _, sc := range found {
-		if sc.userID == userID {
-			return a.open(sc.env, sc.name, "")
+		if sc.userID != userID {
+			continue
 		}
+		// Kept until the resource is gone: its session is loaded once,
+		// not by every pass.
+		acc, err := a.open(sc.env, sc.name, "")
+		if err != nil {
+			return nil, err
+		}
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.orphans == nil {
+			a.orphans = map[types.UID]*account{}
+		}
+		a.orphans[uid] = acc
+		return acc, nil
 	}
 	return nil, nil
 }
@@ -167,6 +189,7 @@ func (a *accounts) release(ctx context.Context, uid types.UID) {
 }
 
 func (a *accounts) releaseLocked(uid types.UID) {
+	delete(a.orphans, uid)
 	name, ok := a.used[uid]
 	if !ok {
 		return

@@ -28,6 +28,8 @@ import (
 
 // BunqClient is what the controller needs from bunq; *bunq.Client has it.
 type BunqClient interface {
+	// HasSession says whether calls can go without opening a session first.
+	HasSession() bool
 	UserID(ctx context.Context) (int64, error)
 	CreatePin(ctx context.Context, pems []string) (int64, error)
 	ListPins(ctx context.Context) ([]bunq.Pin, error)

@@ -130,8 +130,9 @@ var _ = Describe("Pinning and rotation", func() {
 		crt := w.issue("hooks-tls", "hooks.example.com")
 		w.emu.Inject(bunqtest.Fault{Method: "POST", Endpoint: bunqtest.EndpointPins, Delay: 2 * time.Second, Times: 1})
 		obj := w.resource("hooks")
-		got := waitReason(obj, bunqv1alpha1.ReasonPinning)
-		Expect(got.Status.Pending).To(Equal(chainOf(crt).fingerprint), "the chain is recorded as pending before bunq is asked")
+		Eventually(func() string { return get(obj).Status.Pending }).Should(Equal(chainOf(crt).fingerprint),
+			"the chain is recorded as pending before bunq is asked")
+		Expect(ready(get(obj)).Reason).To(Equal(bunqv1alpha1.ReasonPinning))
 		waitPinned(obj, crt)
 	})
 })

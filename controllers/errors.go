@@ -21,6 +21,7 @@ import (
 	"errors"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
@@ -105,6 +106,8 @@ func classify(err error, now time.Time) verdict {
 	var re *reasonError
 	named := errors.As(err, &re)
 	switch {
+	case errors.Is(err, errAwaitingSession):
+		// the session's opener brings the resource back
 	case named && !re.retryAt.IsZero():
 		v.requeueAfter = re.retryAt.Sub(now) // a leaf not valid yet
 	case reason == bunqv1alpha1.ReasonTemporaryCertificate:
@@ -134,6 +137,9 @@ func (p *pass) fail(err error) (ctrl.Result, error) {
 	}
 	if errors.Is(err, context.Canceled) {
 		return ctrl.Result{}, err // the manager is stopping: bunq said nothing, so nothing is reported
+	}
+	if errors.Is(err, errAwaitingSession) && meta.IsStatusConditionTrue(p.obj.Status.Conditions, bunqv1alpha1.ConditionReady) {
+		return ctrl.Result{}, nil // its pins stay as they are; the status keeps saying so
 	}
 	v := classify(err, p.r.now())
 	p.report(metav1.ConditionFalse, v.reason, v.message)

@@ -59,6 +59,9 @@ func (p *pass) finalize(ctx context.Context) (ctrl.Result, error) {
 		err = keyGone(err)
 		var ie *reasonError
 		switch {
+		case errors.Is(err, errAwaitingSession):
+			p.report(metav1.ConditionFalse, bunqv1alpha1.ReasonPinning, "deleting: "+err.Error())
+			return ctrl.Result{}, nil // the session's opener brings the resource back
 		case errors.As(err, &ie):
 			p.report(metav1.ConditionFalse, ie.reason, ie.msg+fmt.Sprintf("; cannot unpin %v, they stay on bunq", ids))
 		case err != nil:

@@ -25,9 +25,12 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	bunqv1alpha1 "github.com/pinq-dev/bunq-pinning-operator/api/v1alpha1"
 )
@@ -37,6 +40,10 @@ const (
 	indexSecretName = "spec.secretName"
 	indexAPIKeyName = "spec.apiKeySecretRef.name"
 )
+
+// wakeBuffer holds the resources woken when a session opens, before the
+// workqueue takes them: a key's resources at once, usually.
+const wakeBuffer = 1024
 
 // SetupWithManager registers the controller. Secrets are watched as metadata
 // only and mapped to the resources naming them through field indexes, so
@@ -54,8 +61,23 @@ func (r *BunqPinnedCertificateReconciler) SetupWithManager(mgr ctrl.Manager, max
 	}); err != nil {
 		return err
 	}
+	woken := make(chan event.TypedGenericEvent[types.NamespacedName], wakeBuffer)
+	background, stop := context.WithCancel(context.Background())
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		<-ctx.Done()
+		stop()
+		return nil
+	})); err != nil {
+		return err
+	}
 	r.accounts = &accounts{newClient: r.NewClient, reader: r.APIReader, writer: r.Client, namespace: r.ContextNamespace,
-		clock: r.clock(), backoff: r.RefusedKeyBackoff}
+		clock: r.clock(), backoff: r.RefusedKeyBackoff, background: background,
+		wake: func(key types.NamespacedName) {
+			select {
+			case woken <- event.TypedGenericEvent[types.NamespacedName]{Object: key}:
+			case <-background.Done():
+			}
+		}}
 	r.secrets = &secretReader{cache: r.Client, live: r.APIReader}
 	r.pins = newPinSets(r.APIReader, r.WatchNamespaces)
 	r.prober = newProber(r.DialEndpoint, r.ProbeConcurrency)
@@ -63,6 +85,10 @@ func (r *BunqPinnedCertificateReconciler) SetupWithManager(mgr ctrl.Manager, max
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&bunqv1alpha1.BunqPinnedCertificate{}).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.resourcesForSecret)).
+		WatchesRawSource(source.Channel(woken, handler.TypedEnqueueRequestsFromMapFunc(
+			func(_ context.Context, key types.NamespacedName) []reconcile.Request {
+				return []reconcile.Request{{NamespacedName: key}}
+			}))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(maxConcurrent, 1)}).
 		Named("bunqpinnedcertificate").
 		Complete(r)

@@ -245,6 +245,50 @@ var _ = Describe("Isolation between API keys", func() {
 	})
 })
 
+// New keys wait for bunq's session window: one session-server call per 30 s
+// per IP, shared by every key. Their passes must not hold the workers the
+// keys with a session need.
+var _ = Describe("Keys waiting for a session", func() {
+	It("lets a key with a session renew while more new keys than workers wait for the session window", func() {
+		w := newWorld()
+		var tenants []*world
+		keys := []string{w.apiKey}
+		for range 6 { // the suite runs 4 workers
+			t := w.sibling()
+			t.apiKey = w.newKey()
+			t.setData("bunq-api-key", map[string][]byte{"api-key": []byte(t.apiKey)})
+			tenants, keys = append(tenants, t), append(keys, t.apiKey)
+		}
+		limited(1, keys...) // bunq's own limits: the first session now, the next in 30 s
+		crt := w.issue("hooks-tls", "hooks.example.com")
+		obj := w.resource("hooks")
+		waitPinned(obj, crt)
+
+		var waiting []*bunqv1alpha1.BunqPinnedCertificate
+		for _, t := range tenants {
+			t.issue("hooks-tls", "hooks.example.com")
+			waiting = append(waiting, t.resource("hooks"))
+		}
+		DeferCleanup(func() {
+			for _, o := range waiting {
+				suspend(o)
+			}
+		})
+		time.Sleep(500 * time.Millisecond) // their passes have started
+		renewed := w.issue("hooks-tls", "hooks.example.com")
+		Eventually(func() string { return get(obj).Status.Fingerprint }).WithTimeout(3*time.Second).
+			Should(Equal(chainOf(renewed).fingerprint), "no worker waits for another key's session")
+		for _, o := range waiting {
+			Eventually(func() string {
+				if c := ready(get(o)); c != nil {
+					return c.Reason + ": " + c.Message
+				}
+				return ""
+			}).Should(HavePrefix(bunqv1alpha1.ReasonPinning + ": waiting for bunq to open a session"))
+		}
+	})
+})
+
 // API key values that must never reach bunq (design.md Behaviour 10).
 var _ = Describe("API key values", func() {
 	var w *world
