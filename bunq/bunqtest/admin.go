@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strconv"
 )
 
 // AdminPin is a pin as the admin endpoint lists it.
@@ -33,7 +34,8 @@ type AdminPin struct {
 // AdminHandler serves what black-box tests need to see of the emulator from
 // outside its process, under /_emulator/: GET pins (every user's, newest
 // first), GET counts (calls per "METHOD endpoint") and GET statuses (replies
-// per HTTP status). It holds no secrets.
+// per HTTP status), and POST users/{id}/expire-sessions (as bunq's
+// auto-logout ends that user's sessions). It holds no secrets.
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_emulator/pins", func(w http.ResponseWriter, _ *http.Request) {
@@ -51,6 +53,15 @@ func (s *Server) AdminHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /_emulator/statuses", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, s.Statuses())
+	})
+	mux.HandleFunc("POST /_emulator/users/{id}/expire-sessions", func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil {
+			http.Error(w, "user id: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		s.ExpireUserSessions(id)
+		w.WriteHeader(http.StatusNoContent)
 	})
 	return mux
 }

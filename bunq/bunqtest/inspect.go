@@ -138,6 +138,17 @@ func (s *Server) ExpireSessions() {
 	}
 }
 
+// ExpireUserSessions ends the sessions of one bunq user's keys.
+func (s *Server) ExpireUserSessions(userID int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sess := range s.sessions {
+		if sess.key.userID == userID {
+			sess.expiry = s.opts.Now()
+		}
+	}
+}
+
 // RevokeAPIKey makes a key unknown, as deleting it in the bunq app does: its
 // sessions end and new ones are refused with the credentials error.
 func (s *Server) RevokeAPIKey(apiKey string) {

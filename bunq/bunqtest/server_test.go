@@ -609,3 +609,38 @@ func TestNotificationFiltersAndAccounts(t *testing.T) {
 		t.Errorf("an unknown account: %d", res.status)
 	}
 }
+
+func TestAdminEndsOneUsersSessions(t *testing.T) {
+	t.Parallel()
+	r := newRaw(t, bunqtest.Options{DisableRateLimits: true})
+	r.ready()
+	other := "sandbox_emulator_test_other_0123456789abcdef0123456789abcdef"
+	r.emu.AddAPIKey(other, bunqtest.UserOptions{})
+	var sessions int
+	c, err := bunq.New(bunq.Options{BaseURL: r.url, APIKey: other, Limiter: bunq.NewLimiter(bunq.Limits{}, false),
+		Observe: func(ci bunq.CallInfo) {
+			if ci.Endpoint == bunqtest.EndpointSession {
+				sessions++
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ListPins(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	admin := httptest.NewServer(r.emu.AdminHandler())
+	defer admin.Close()
+	res, err := http.Post(admin.URL+"/_emulator/users/"+itoa(r.userID)+"/expire-sessions", "", nil)
+	if err != nil || res.StatusCode != http.StatusNoContent {
+		t.Fatalf("expire-sessions: %v %v", res, err)
+	}
+	_ = res.Body.Close()
+	if res := r.do("GET", r.pins(), r.session, "good", nil); res.status != 401 {
+		t.Errorf("the user's session after expire-sessions: %d", res.status)
+	}
+	if _, err := c.ListPins(context.Background()); err != nil || sessions != 1 {
+		t.Errorf("another user's session: %v, %d sessions opened, want 1", err, sessions)
+	}
+}
