@@ -84,7 +84,7 @@ func (r *BunqPinnedCertificateReconciler) SetupWithManager(mgr ctrl.Manager, max
 	r.conflicts = newConflictBackoff()
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&bunqv1alpha1.BunqPinnedCertificate{}).
-		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.resourcesForSecret)).
+		WatchesMetadata(&corev1.Secret{}, changedSecretsFirst{handler.EnqueueRequestsFromMapFunc(r.resourcesForSecret)}).
 		WatchesRawSource(source.Channel(woken, handler.TypedEnqueueRequestsFromMapFunc(
 			func(_ context.Context, key types.NamespacedName) []reconcile.Request {
 				return []reconcile.Request{{NamespacedName: key}}

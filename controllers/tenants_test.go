@@ -289,6 +289,33 @@ var _ = Describe("Keys waiting for a session", func() {
 	})
 })
 
+// A renewal is urgent (design.md Behaviour 8): it goes before the queue of
+// first pins that a cold start or a new tenant brings.
+var _ = Describe("A renewal among many first pins", func() {
+	It("is pinned within 2 s while 60 new resources on the same key wait for bunq's POST window", func() {
+		w := newWorld()
+		limited(5, w.apiKey) // bunq's limits five times faster (as make bench runs): 60 first pins take 7.2 s
+		crt := w.issue("hooks-tls", "hooks.example.com")
+		obj := w.resource("hooks")
+		waitPinned(obj, crt)
+		var news []*bunqv1alpha1.BunqPinnedCertificate
+		for i := range 60 {
+			name := fmt.Sprintf("new-%02d", i)
+			w.issue(name+"-tls", name+".example.com")
+			news = append(news, w.resource(name))
+		}
+		DeferCleanup(func() {
+			for _, o := range news {
+				suspend(o)
+			}
+		})
+		renewed := w.issue("hooks-tls", "hooks.example.com")
+		Eventually(func() string { return get(obj).Status.Fingerprint }).WithTimeout(2*time.Second).
+			Should(Equal(chainOf(renewed).fingerprint), "the renewal is not queued behind the first pins")
+		Expect(len(w.pinsOnBunq())).To(BeNumerically("<", 40), "most first pins are still waiting, so the renewal overtook them")
+	})
+})
+
 // API key values that must never reach bunq (design.md Behaviour 10).
 var _ = Describe("API key values", func() {
 	var w *world
