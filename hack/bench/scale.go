@@ -25,7 +25,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	bunqv1alpha1 "github.com/pinq-dev/bunq-pinning-operator/api/v1alpha1"
@@ -80,10 +79,12 @@ func (b *bench) scale() error {
 		return err
 	}
 	time.Sleep(window())
+	ready := b.watchReady(scaleNS)
+	defer ready.stop()
 	before := b.stats()
 	start := time.Now()
 	during := make(chan time.Duration, 1)
-	go func() { during <- b.rotateDuringScale(n, name(0)) }()
+	go func() { during <- b.rotateDuringScale(n, name(0), ready) }()
 	if err := parallel(n, func(i int) error {
 		return b.c.Create(b.ctx, &bunqv1alpha1.BunqPinnedCertificate{ObjectMeta: metav1.ObjectMeta{Name: name(i), Namespace: scaleNS},
 			Spec: bunqv1alpha1.BunqPinnedCertificateSpec{SecretName: name(i) + "-tls", Environment: bunqv1alpha1.EnvironmentSandbox,
@@ -91,8 +92,8 @@ func (b *bench) scale() error {
 	}); err != nil {
 		return err
 	}
-	if err := localstack.Poll(2*time.Second, 60*time.Minute, func() bool { return b.scaleReady() >= n }); err != nil {
-		return fmt.Errorf("only %d of %d scale resources Ready", b.scaleReady(), n)
+	if err := localstack.Poll(100*time.Millisecond, 60*time.Minute, func() bool { return ready.count() >= n }); err != nil {
+		return fmt.Errorf("only %d of %d scale resources Ready", ready.count(), n)
 	}
 	took := time.Since(start)
 	after := b.stats()
@@ -121,9 +122,9 @@ func (b *bench) scale() error {
 	return b.scaleResyncGETs(n)
 }
 
-// rotateDuringScale renews one resource once half of the others are Ready.
-func (b *bench) rotateDuringScale(n int, name string) time.Duration {
-	_ = localstack.Poll(time.Second, 60*time.Minute, func() bool { return b.scaleReady() >= n/2 })
+// rotateDuringScale renews one resource once it and half of the others are Ready.
+func (b *bench) rotateDuringScale(n int, name string, ready *readyWatch) time.Duration {
+	_ = localstack.Poll(100*time.Millisecond, 60*time.Minute, func() bool { return ready.count() >= n/2 && ready.is(name) })
 	leaf, err := localstack.WriteCertificate(b.ctx, b.c, b.ca, scaleNS, name+"-tls", name+".example.com", false)
 	if err != nil {
 		return time.Hour
@@ -148,14 +149,6 @@ func (b *bench) scaleResyncGETs(n int) error {
 		fmt.Sprintf("%.1f, %.1f", lists, discovery), fmt.Sprintf("%d, %d", pages, 3**scaleKeys),
 		lists <= float64(pages) && discovery <= float64(3**scaleKeys))
 	return nil
-}
-
-// scaleReady counts the Ready resources of the phase (polled every two
-// seconds: a list of thousands is not free for the API server measured).
-func (b *bench) scaleReady() int {
-	return b.countIn(scaleNS, func(o *bunqv1alpha1.BunqPinnedCertificate) bool {
-		return meta.IsStatusConditionTrue(o.Status.Conditions, bunqv1alpha1.ConditionReady)
-	})
 }
 
 // cpuSeconds is the manager's user and system CPU time so far.
