@@ -66,6 +66,7 @@ type config struct {
 	permittedIPs              string
 	maxConcurrent             int
 	metricsAddr, probeAddr    string
+	pprofAddr                 string
 	secureMetrics             bool
 	metricsCertPath           string
 	metricsCertName           string
@@ -90,6 +91,7 @@ func parseFlags() (config, zap.Options) {
 	flag.StringVar(&c.metricsCertName, "metrics-cert-name", "tls.crt", "Certificate file in --metrics-cert-path.")
 	flag.StringVar(&c.metricsCertKey, "metrics-cert-key", "tls.key", "Key file in --metrics-cert-path.")
 	flag.StringVar(&c.probeAddr, "health-probe-bind-address", ":8081", "Health probe endpoint address.")
+	flag.StringVar(&c.pprofAddr, "pprof-bind-address", "0", "Go profiling endpoint (/debug/pprof/) address, such as 127.0.0.1:8082; 0 to disable. Unauthenticated: bind it to localhost.")
 	flag.BoolVar(&c.leaderElect, "leader-elect", false, "Enable leader election, so that only one manager is active.")
 	flag.Float64Var(&c.timeScale, "bunq-time-scale", 1, "Only for the bunq emulator: divide bunq's rate-limit windows, the request timeout and the key backoff by this, to match an emulator run with --time-scale.")
 	flag.Float64Var(&c.rateBudget, "bunq-rate-budget", 1, "Fraction of bunq's per-IP rate limits this operator may use (0 to 1], so that another "+
@@ -204,6 +206,7 @@ func run(c config) error {
 		Scheme:                 scheme,
 		Metrics:                metricsOpts,
 		HealthProbeBindAddress: c.probeAddr,
+		PprofBindAddress:       c.pprofAddr,
 		LeaderElection:         c.leaderElect,
 		LeaderElectionID:       "bunq-pinning-operator.pinq.dev",
 		// The Lease lives beside the API contexts, also when run outside a pod.

@@ -48,6 +48,7 @@ const (
 
 var (
 	timeScale  = flag.Float64("time-scale", 5, "emulator and limiter time scale: bunq's 3 s windows last 3/scale s")
+	pprofAddr  = flag.String("pprof-address", "", "when set, the manager serves Go's profiles there (--pprof-bind-address), to profile a phase with go tool pprof")
 	rotationsN = flag.Int("rotations", 40, "rotations measured on a quiet operator")
 	coldN      = flag.Int("cold", 200, "resources created at once on one API key")
 	driftN     = flag.Int("drift", 1000, "resources on one API key for the resync and memory figures")
@@ -149,7 +150,11 @@ func (b *bench) run() error {
 }
 
 func (b *bench) startManager(resync string, extra ...string) error {
-	cmd, err := b.s.StartOperatorProcess(append([]string{"--bunq-time-scale", fmt.Sprint(*timeScale), "--resync-period", resync}, extra...)...)
+	args := []string{"--bunq-time-scale", fmt.Sprint(*timeScale), "--resync-period", resync}
+	if *pprofAddr != "" {
+		args = append(args, "--pprof-bind-address", *pprofAddr)
+	}
+	cmd, err := b.s.StartOperatorProcess(append(args, extra...)...)
 	b.mgr = cmd
 	return err
 }
