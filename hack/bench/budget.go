@@ -114,6 +114,7 @@ func (b *bench) budgetRound(round int, name string, limits bunq.Limits) error {
 	time.Sleep(b.sessionWindow()) // the neighbour's session and the operator's do not share a window
 	b.stopManager()
 	before := b.stats()
+	nbCalls0, nb4290 := nb.calls.Load(), nb.is429.Load() // its session's calls came before
 	if err := b.startManager((20 * time.Second).String(), "--bunq-rate-budget", "0.5"); err != nil {
 		return err
 	}
@@ -147,11 +148,12 @@ func (b *bench) budgetRound(round int, name string, limits bunq.Limits) error {
 	}
 	after := b.stats()
 	total429 := int64(after.statuses["429"] - before.statuses["429"])
-	ours429 := total429 - nb.is429.Load()
-	ourCalls := int64(after.total()-before.total()) - nb.calls.Load()
+	nbCalls, nb429 := nb.calls.Load()-nbCalls0, nb.is429.Load()-nb4290
+	ours429 := total429 - nb429
+	ourCalls := int64(after.total()-before.total()) - nbCalls
 	if round == 0 {
-		b.report("rate budget 0.5 beside "+name+": 429s operator, neighbour", fmt.Sprintf("%d, %d", ours429, nb.is429.Load()),
-			"0, 0", ours429 == 0 && nb.is429.Load() == 0)
+		b.report("rate budget 0.5 beside "+name+": 429s operator, neighbour", fmt.Sprintf("%d, %d", ours429, nb429),
+			"0, 0", ours429 == 0 && nb429 == 0)
 		return nil
 	}
 	share := float64(ours429) / float64(max(ourCalls, 1))
