@@ -33,15 +33,6 @@ import (
 // endpoint presents that certificate, not a self-signed one. Only the TLS
 // handshake is looked at; no request is made.
 func TestMetricsServeTheGivenCertificate(t *testing.T) {
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := localstack.Start(localstack.Options{Root: root, APIKeys: []string{apiKey}, InstallCRD: true})
-	t.Cleanup(func() { _ = s.Stop() })
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	crt, key := bunqtest.NewCA("Metrics CA").Leaf("metrics.bunq-pinning-system.svc", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
 	for name, data := range map[string]string{"tls.crt": crt, "tls.key": key} {
@@ -49,15 +40,7 @@ func TestMetricsServeTheGivenCertificate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	if err := s.StartOperator("--metrics-bind-address", addr, "--metrics-cert-path", dir); err != nil {
-		t.Fatal(err)
-	}
+	s, addr := operatorServing(t, "--metrics-bind-address", "--metrics-cert-path", dir)
 
 	want := bunqtest.ParseCertificatePEM(crt).SerialNumber
 	var got *big.Int

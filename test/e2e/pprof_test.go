@@ -17,8 +17,6 @@ limitations under the License.
 package e2e
 
 import (
-	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -29,24 +27,7 @@ import (
 // TestPprofServesProfilesWhenAsked: --pprof-bind-address serves Go's
 // profiles, as docs/configuration.md and docs/benchmarks.md say.
 func TestPprofServesProfilesWhenAsked(t *testing.T) {
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := localstack.Start(localstack.Options{Root: root, APIKeys: []string{apiKey}, InstallCRD: true})
-	t.Cleanup(func() { _ = s.Stop() })
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	if err := s.StartOperator("--pprof-bind-address", addr); err != nil {
-		t.Fatal(err)
-	}
+	s, addr := operatorServing(t, "--pprof-bind-address")
 	var body []byte
 	var getErr error
 	if localstack.Poll(200*time.Millisecond, 30*time.Second, func() bool {
