@@ -251,7 +251,7 @@ func (p *pass) sync(ctx context.Context) (ctrl.Result, error) {
 // against that user's pins. The old user's pins cannot be reached with the new
 // key; they stay.
 func (p *pass) resolveUser(ctx context.Context, acc *account) error {
-	if err := p.r.accounts.awaitSession(ctx, acc, client.ObjectKeyFromObject(p.obj)); err != nil {
+	if err := p.r.accounts.awaitSession(acc, client.ObjectKeyFromObject(p.obj)); err != nil {
 		return err
 	}
 	id, err := acc.userID(ctx)

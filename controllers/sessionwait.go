@@ -17,7 +17,6 @@ limitations under the License.
 package controllers
 
 import (
-	"context"
 	"sync"
 	"time"
 
@@ -85,20 +84,15 @@ func (o *sessionOpener) run(clk clock.PassiveClock, open func() error, wake func
 }
 
 // awaitSession returns nil when the key has a session; otherwise it has the
-// session opened in the background and who woken then.
-func (a *accounts) awaitSession(ctx context.Context, acc *account, who types.NamespacedName) error {
-	if a.wake == nil || acc.client.HasSession() {
-		return nil // without a way to wake the pass, it waits for the session itself
-	}
-	bg := a.background
-	if bg == nil {
-		bg = context.WithoutCancel(ctx)
+// session opened in the background (through the key gate, as every call) and
+// who woken then.
+func (a *accounts) awaitSession(acc *account, who types.NamespacedName) error {
+	if acc.client.HasSession() {
+		return nil
 	}
 	open := func() error {
-		return acc.gate.do(bg, func() error {
-			_, err := acc.client.UserID(bg)
-			return err
-		})
+		_, err := acc.userID(a.background)
+		return err
 	}
 	return acc.opener.await(who, a.clock, open, a.wake)
 }
