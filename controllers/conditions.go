@@ -88,10 +88,24 @@ func progressing(reason string) bool {
 		reason == bunqv1alpha1.ReasonSuspended
 }
 
+// event queues an event; emitEvents sends the pass's events once its status
+// is written. Sent at once, an event's write would compete with the status
+// write a renewal waits for, and could tell of a pin the status does not
+// show yet.
 func (p *pass) event(eventType, reason, message string) {
-	if p.r.Recorder != nil {
-		p.r.Recorder.Eventf(p.obj, nil, eventType, reason, "Reconcile", "%s", truncate(message, maxEventNote))
+	p.events = append(p.events, queuedEvent{eventType, reason, truncate(message, maxEventNote)})
+}
+
+type queuedEvent struct{ eventType, reason, note string }
+
+func (p *pass) emitEvents() {
+	if p.r.Recorder == nil {
+		return
 	}
+	for _, e := range p.events {
+		p.r.Recorder.Eventf(p.obj, nil, e.eventType, e.reason, "Reconcile", "%s", e.note)
+	}
+	p.events = nil
 }
 
 // What the API server accepts: a longer message would fail the whole status

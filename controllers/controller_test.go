@@ -57,6 +57,18 @@ var _ = Describe("Pinning and rotation", func() {
 		Expect(testutil.ToFloat64(apiRequests.WithLabelValues("POST", bunqtest.EndpointPins, "200"))).To(BeNumerically(">=", 1))
 	})
 
+	It("tells of a pin in an event only once the status records it", func() {
+		statusWriteDelays.Store(w.ns, 300*time.Millisecond)
+		DeferCleanup(func() { statusWriteDelays.Delete(w.ns) })
+		w.issue("hooks-tls", "hooks.example.com")
+		obj := w.resource("hooks")
+		Eventually(func() []string { return w.events(obj) }).WithPolling(5 * time.Millisecond).
+			Should(ContainElement(HavePrefix("Pinned: ")))
+		id := get(obj).Status.PinnedCertificateID
+		Expect(id).NotTo(BeZero(), "the event came before the status")
+		Expect(w.events(obj)).To(ContainElement(And(HavePrefix("Pinned: "), ContainSubstring(itoa(id)))))
+	})
+
 	It("pins the new chain first on renewal and retires the old one after the overlap", func() {
 		first := w.issue("hooks-tls", "hooks.example.com")
 		obj := w.resource("hooks")

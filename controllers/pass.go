@@ -39,6 +39,7 @@ type pass struct {
 	conflict  bool    // the pass met a newer version of the resource
 	announced bool    // a pin event was emitted; Ready=True needs no event of its own
 	forced    bool    // a sync was requested through the annotation and is not handled yet
+	events    []queuedEvent
 }
 
 // The times a pass works with: its defaults and when it wakes next.

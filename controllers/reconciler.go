@@ -106,6 +106,7 @@ func (r *BunqPinnedCertificateReconciler) Reconcile(ctx context.Context, req ctr
 	defer func() {
 		var conflict bool
 		conflict, err = outcome(err, p.writeStatus(ctx))
+		p.emitEvents()
 		switch {
 		case err != nil:
 			res = ctrl.Result{} // the workqueue backs the error off; the newer version's event brings a pass anyway

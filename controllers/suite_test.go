@@ -116,7 +116,7 @@ func startManager() {
 	})
 	Expect(err).NotTo(HaveOccurred())
 	r := &BunqPinnedCertificateReconciler{
-		Client:           mgr.GetClient(),
+		Client:           slowStatusClient{mgr.GetClient()},
 		APIReader:        mgr.GetAPIReader(),
 		Recorder:         mgr.GetEventRecorder("bunq-pinning-operator"),
 		NewClient:        testClientFactory,
@@ -132,6 +132,24 @@ func startManager() {
 		defer GinkgoRecover()
 		Expect(mgr.Start(ctx)).To(Succeed())
 	}()
+}
+
+// statusWriteDelays holds, per namespace, how long the controller's status
+// writes take longer than the API server makes them: to see what a reader finds
+// meanwhile.
+var statusWriteDelays sync.Map // namespace → time.Duration
+
+type slowStatusClient struct{ client.Client }
+
+func (c slowStatusClient) Status() client.SubResourceWriter { return slowStatusWriter{c.Client.Status()} }
+
+type slowStatusWriter struct{ client.SubResourceWriter }
+
+func (s slowStatusWriter) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+	if d, ok := statusWriteDelays.Load(obj.GetNamespace()); ok {
+		time.Sleep(d.(time.Duration))
+	}
+	return s.SubResourceWriter.Patch(ctx, obj, patch, opts...)
 }
 
 func testClientFactory(env bunqv1alpha1.Environment, apiKey string, store bunq.ContextStore) (BunqClient, error) {
