@@ -126,7 +126,7 @@ func (b *bench) rotation() error {
 	if err := b.waitReady("rot", 1, 30*time.Second); err != nil {
 		return err
 	}
-	fl, err := b.newFloor()
+	fl, err := b.newFloor("rot")
 	if err != nil {
 		return err
 	}
