@@ -160,6 +160,20 @@ func (b *bench) budgetRound(round int, name string, limits bunq.Limits) error {
 	ready := b.readyCount(prefix)
 	b.report(fmt.Sprintf("rate budget 0.5 beside %s: Ready of %d in 2m, operator's 429s", name, budgetN),
 		fmt.Sprintf("%d, %.1f%% of %d", ready, 100*share, ourCalls), fmt.Sprintf("%d, < 5%%", budgetN), ready == budgetN && share < 0.05)
+	return b.recoverAfter(name, prefix, after)
+}
+
+// recoverAfter times until the resources the neighbour starved are Ready once
+// it has stopped, with the same manager: its cut allowances grow back. The
+// phases after this one then count no pins of these.
+func (b *bench) recoverAfter(name, prefix string, before stats) error {
+	start := time.Now()
+	if err := b.waitReady(prefix, budgetN, 5*time.Minute); err != nil {
+		return err
+	}
+	limited := b.stats().statuses["429"] - before.statuses["429"]
+	b.report(fmt.Sprintf("rate budget 0.5 after %s stops: all %d Ready, 429s", name, budgetN),
+		fmt.Sprintf("%s, %d", time.Since(start).Round(100*time.Millisecond), limited), "report, 0", limited == 0)
 	return nil
 }
 

@@ -18,6 +18,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +42,35 @@ func (b *bench) createResource(name, keySecret string, retain *metav1.Duration) 
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		Spec: bunqv1alpha1.BunqPinnedCertificateSpec{SecretName: name + "-tls", Environment: bunqv1alpha1.EnvironmentSandbox,
 			APIKeySecretRef: bunqv1alpha1.SecretKeyRef{Name: keySecret}, RetainPreviousFor: retain},
+	})
+}
+
+// deleteResources deletes the resources of the namespaces given, or of all
+// when none is, and waits until the operator has unpinned them and they are gone.
+func (b *bench) deleteResources(namespaces ...string) error {
+	list := &bunqv1alpha1.BunqPinnedCertificateList{}
+	if err := b.c.List(b.ctx, list); err != nil {
+		return err
+	}
+	var doomed []client.ObjectKey
+	for _, o := range list.Items {
+		if len(namespaces) == 0 || slices.Contains(namespaces, o.Namespace) {
+			doomed = append(doomed, client.ObjectKeyFromObject(&o))
+		}
+	}
+	if err := parallel(len(doomed), func(i int) error {
+		obj := &bunqv1alpha1.BunqPinnedCertificate{ObjectMeta: metav1.ObjectMeta{Namespace: doomed[i].Namespace, Name: doomed[i].Name}}
+		return client.IgnoreNotFound(b.c.Delete(b.ctx, obj))
+	}); err != nil {
+		return err
+	}
+	return localstack.Poll(100*time.Millisecond, 10*time.Minute, func() bool {
+		for _, key := range doomed {
+			if b.c.Get(b.ctx, key, &bunqv1alpha1.BunqPinnedCertificate{}) == nil {
+				return false
+			}
+		}
+		return true
 	})
 }
 

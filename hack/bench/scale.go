@@ -59,6 +59,11 @@ func scaleKeyArgs() []string {
 
 func (b *bench) scale() error {
 	n := *scaleKeys * *scalePerKey
+	// The earlier phases' resources would add their keys' calls to the
+	// counts, and their objects to the memory.
+	if err := b.deleteResources(); err != nil {
+		return err
+	}
 	if err := b.c.Create(b.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: scaleNS}}); err != nil {
 		return err
 	}

@@ -178,7 +178,12 @@ func (b *bench) refused() error {
 	}
 	took := b.waitPin(leaf, time.Now())
 	b.report(fmt.Sprintf("%d resources on a refused key: a healthy key's renewal → pinned on bunq", refusedN), ms(took), "≤ 2 s", took <= 2*time.Second)
-	return b.refreshBesideRefused()
+	if err := b.refreshBesideRefused(); err != nil {
+		return err
+	}
+	// Left in place, the refused key's retries (a new installation with each
+	// fresh manager) would count in the phases after this one.
+	return b.deleteResources("refused")
 }
 
 // refreshBesideRefused ends the healthy key's session on bunq and renews its
