@@ -141,7 +141,9 @@ var statusWriteDelays sync.Map // namespace → time.Duration
 
 type slowStatusClient struct{ client.Client }
 
-func (c slowStatusClient) Status() client.SubResourceWriter { return slowStatusWriter{c.Client.Status()} }
+func (c slowStatusClient) Status() client.SubResourceWriter {
+	return slowStatusWriter{c.Client.Status()}
+}
 
 type slowStatusWriter struct{ client.SubResourceWriter }
 
